@@ -1,0 +1,255 @@
+//! A response: a status line, headers, and a body, written so that the client
+//! can always tell where the response ends.
+//!
+//! Three habits of this module answer the bugs that readers of other server
+//! tutorials keep running into:
+//! - every response says `Content-Length`, so a client never has to guess where
+//!   the body stops, and a kept-alive connection can carry the next response;
+//! - a file body is streamed from its file, never read whole into memory, so a
+//!   1 GiB download costs the server no more memory than a 1 KiB one;
+//! - the head and the first part of the body leave in a single write, so a small
+//!   response is one segment and Nagle's algorithm has no second write to hold.
+
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// An HTTP status: the code and the reason phrase that goes with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Status {
+    pub code: u16,
+    pub reason: &'static str,
+}
+
+impl Status {
+    pub const OK: Status = Status::new(200, "OK");
+    pub const BAD_REQUEST: Status = Status::new(400, "Bad Request");
+    pub const FORBIDDEN: Status = Status::new(403, "Forbidden");
+    pub const NOT_FOUND: Status = Status::new(404, "Not Found");
+    pub const METHOD_NOT_ALLOWED: Status = Status::new(405, "Method Not Allowed");
+    pub const REQUEST_TIMEOUT: Status = Status::new(408, "Request Timeout");
+    pub const LENGTH_REQUIRED: Status = Status::new(411, "Length Required");
+    pub const CONTENT_TOO_LARGE: Status = Status::new(413, "Content Too Large");
+    pub const HEADERS_TOO_LARGE: Status = Status::new(431, "Request Header Fields Too Large");
+    pub const INTERNAL_SERVER_ERROR: Status = Status::new(500, "Internal Server Error");
+    pub const SERVICE_UNAVAILABLE: Status = Status::new(503, "Service Unavailable");
+    pub const VERSION_NOT_SUPPORTED: Status = Status::new(505, "HTTP Version Not Supported");
+
+    pub const fn new(code: u16, reason: &'static str) -> Status {
+        Status { code, reason }
+    }
+}
+
+/// Where a response's body comes from.
+#[derive(Debug)]
+pub enum Body {
+    /// A small body built in memory: an error page, the fixed page of stage 1.
+    Bytes(Vec<u8>),
+    /// A file, opened but not read: `length` bytes are streamed from it.
+    File { file: File, length: u64 },
+}
+
+/// A response that has not been sent yet.
+#[derive(Debug)]
+pub struct Response {
+    pub status: Status,
+    pub content_type: &'static str,
+    /// Headers beyond the ones every response carries, such as `Allow`.
+    pub extra_headers: Vec<(&'static str, String)>,
+    pub body: Body,
+    /// True for a `HEAD` request: the head says how long the body would be, and
+    /// the body itself is not sent.
+    pub omit_body: bool,
+}
+
+impl Response {
+    /// A response whose body is a few bytes held in memory.
+    pub fn from_bytes(
+        status: Status,
+        content_type: &'static str,
+        bytes: impl Into<Vec<u8>>,
+    ) -> Response {
+        Response {
+            status,
+            content_type,
+            extra_headers: Vec::new(),
+            body: Body::Bytes(bytes.into()),
+            omit_body: false,
+        }
+    }
+
+    /// How many bytes the body has, whether or not it will be sent.
+    pub fn content_length(&self) -> u64 {
+        match &self.body {
+            Body::Bytes(bytes) => bytes.len() as u64,
+            Body::File { length, .. } => *length,
+        }
+    }
+
+    /// How many body bytes will go on the wire: none for `HEAD`.
+    pub fn bytes_to_send(&self) -> u64 {
+        if self.omit_body {
+            0
+        } else {
+            self.content_length()
+        }
+    }
+
+    // ANCHOR: head
+    /// The status line and the headers, ending with the blank line. `keep_alive`
+    /// chooses between `Connection: keep-alive` and `Connection: close`.
+    pub fn head(&self, keep_alive: bool) -> Vec<u8> {
+        let mut head = String::with_capacity(256);
+        // `write!` into a String cannot fail, so its result is safe to ignore.
+        let _ = write!(
+            head,
+            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nDate: {}\r\n",
+            self.status.code,
+            self.status.reason,
+            self.content_type,
+            self.content_length(),
+            http_date(SystemTime::now()),
+        );
+        for (name, value) in &self.extra_headers {
+            let _ = write!(head, "{name}: {value}\r\n");
+        }
+        head.push_str(if keep_alive {
+            "Connection: keep-alive\r\n\r\n"
+        } else {
+            "Connection: close\r\n\r\n"
+        });
+        head.into_bytes()
+    }
+    // ANCHOR_END: head
+}
+
+// ANCHOR: write_response
+/// How many bytes the first write may carry: the head plus the start of the body.
+/// Most pages fit, so they leave in a single write.
+const FIRST_WRITE_LIMIT: usize = 64 * 1024;
+
+/// Writes a whole response to a blocking stream.
+pub fn write_response(
+    stream: &mut impl Write,
+    response: Response,
+    keep_alive: bool,
+) -> io::Result<()> {
+    let mut first_write = response.head(keep_alive);
+    if response.omit_body {
+        return stream.write_all(&first_write);
+    }
+    match response.body {
+        Body::Bytes(bytes) => {
+            first_write.extend_from_slice(&bytes);
+            stream.write_all(&first_write)
+        }
+        Body::File { file, length } => {
+            let head_length = first_write.len();
+            // `take` stops at the length we announced, even if the file has grown.
+            let mut body = file.take(length);
+            let room = FIRST_WRITE_LIMIT.saturating_sub(head_length) as u64;
+            (&mut body).take(room).read_to_end(&mut first_write)?;
+            stream.write_all(&first_write)?;
+            // `io::copy` streams the rest in chunks. On Linux, from a file to a
+            // TCP socket, it asks the kernel to do it (`sendfile`), so the bytes
+            // never even pass through this process.
+            let sent = (first_write.len() - head_length) as u64 + io::copy(&mut body, stream)?;
+            if sent < length {
+                // We promised `length` bytes and cannot keep the promise: an error
+                // makes the caller close, so the client sees a cut, not a hang.
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the file shrank while it was sent",
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+// ANCHOR_END: write_response
+
+/// A moment in the format HTTP uses, such as `Sun, 06 Nov 1994 08:49:37 GMT`.
+pub fn http_date(time: SystemTime) -> String {
+    let seconds = time
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    let days = seconds / 86_400;
+    let (year, month, day) = civil_from_days(days as i64);
+    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
+    let month_name = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][(month - 1) as usize];
+    let time_of_day = seconds % 86_400;
+    format!(
+        "{weekday}, {day:02} {month_name} {year} {:02}:{:02}:{:02} GMT",
+        time_of_day / 3600,
+        time_of_day / 60 % 60,
+        time_of_day % 60
+    )
+}
+
+/// Year, month (1 to 12) and day of the month for a count of days since
+/// 1970-01-01, by Howard Hinnant's well-known `civil_from_days` algorithm.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let shifted = days + 719_468;
+    let era = shifted.div_euclid(146_097);
+    let day_of_era = shifted.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    } as u32;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn formats_http_dates() {
+        let moment = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        assert_eq!(http_date(moment), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(http_date(UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 GMT");
+        let leap_day = UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(http_date(leap_day), "Tue, 29 Feb 2000 00:00:00 GMT");
+    }
+
+    #[test]
+    fn head_carries_length_type_and_connection() {
+        let response = Response::from_bytes(Status::OK, "text/plain", "hello");
+        let head = String::from_utf8(response.head(false)).unwrap();
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"));
+        assert!(head.contains("\r\nContent-Length: 5\r\n"));
+        assert!(head.contains("\r\nContent-Type: text/plain\r\n"));
+        assert!(head.ends_with("\r\nConnection: close\r\n\r\n"));
+    }
+
+    #[test]
+    fn small_response_goes_out_in_one_write() {
+        /// Records the size of every write it is given.
+        #[derive(Default)]
+        struct Writes(Vec<usize>);
+        impl Write for Writes {
+            fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+                self.0.push(bytes.len());
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut writes = Writes::default();
+        let response = Response::from_bytes(Status::OK, "text/plain", vec![b'x'; 1000]);
+        write_response(&mut writes, response, true).unwrap();
+        assert_eq!(writes.0.len(), 1);
+    }
+}

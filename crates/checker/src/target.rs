@@ -1,0 +1,230 @@
+//! The server under test, the files the checker plants under its root, and the
+//! helpers every check uses to talk to it.
+
+use std::fs;
+use std::io;
+use std::net::SocketAddr;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use crate::client::{self, Reply};
+use crate::report::Failure;
+
+/// The size of the large file every stage must deliver whole to a slow reader.
+pub const LARGE_FILE_SIZE: usize = 24 * 1024 * 1024;
+
+/// A running server the checker talks to.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub addr: SocketAddr,
+    /// The folder the server serves. The checker reads the expected bytes from it,
+    /// and plants its own test files in a subfolder for the length of the run.
+    pub root: PathBuf,
+    /// The server's process id, for the checks that look at the process itself
+    /// (zombie children, threads, CPU while idle). Those are skipped without it.
+    pub pid: Option<u32>,
+    /// How long the server keeps an idle connection open (stages 7 and 8).
+    pub idle_timeout: Option<Duration>,
+}
+
+/// Files the checker plants under the root (removed again when dropped), and a
+/// secret file outside the root that no request may ever reach.
+pub struct Fixtures {
+    /// The planted folder on disk, under the root.
+    pub dir: PathBuf,
+    /// The same folder as a URL path, such as `/checker-4242`.
+    pub url: String,
+    /// The absolute path of the secret file outside the root.
+    pub secret_path: PathBuf,
+    /// A text that only the secret file contains.
+    pub secret_marker: String,
+    secret_dir: PathBuf,
+}
+
+impl Fixtures {
+    /// Plants the test files under `root`.
+    pub fn create(root: &Path) -> io::Result<Fixtures> {
+        // Unique per run, even when several runs share one process (as tests do).
+        static RUNS: AtomicUsize = AtomicUsize::new(0);
+        let id = format!(
+            "{}-{}",
+            std::process::id(),
+            RUNS.fetch_add(1, Ordering::Relaxed)
+        );
+        let name = format!("checker-{id}");
+        let dir = root.join(&name);
+        let secret_dir = std::env::temp_dir().join(format!("checker-secret-{id}"));
+        let secret_marker = format!("CHECKER-SECRET-{id}-never-to-be-served");
+        let fixtures = Fixtures {
+            url: format!("/{name}"),
+            secret_path: secret_dir.join("secret.txt"),
+            secret_marker,
+            secret_dir,
+            dir,
+        };
+        fixtures.write_files()?;
+        Ok(fixtures)
+    }
+
+    fn write_files(&self) -> io::Result<()> {
+        let _ = fs::remove_dir_all(&self.dir);
+        fs::create_dir_all(self.dir.join("sub"))?;
+        fs::create_dir_all(&self.secret_dir)?;
+        fs::write(&self.secret_path, &self.secret_marker)?;
+        fs::write(
+            self.dir.join("page.html"),
+            "<!doctype html>\n<title>checker</title>\n<p>A page.</p>\n",
+        )?;
+        fs::write(self.dir.join("style.css"), "body { color: #222; }\n")?;
+        fs::write(self.dir.join("script.js"), "console.log('checker');\n")?;
+        fs::write(self.dir.join("notes.txt"), "plain text\n")?;
+        fs::write(self.dir.join("hello world.txt"), "a name with a space\n")?;
+        fs::write(self.dir.join("sub/index.html"), "<p>sub folder</p>\n")?;
+        // Every byte value, so a server that mangles binary data is caught.
+        let image: Vec<u8> = b"\x89PNG\r\n\x1a\n"
+            .iter()
+            .copied()
+            .chain((0..=255).cycle().take(4000))
+            .collect();
+        fs::write(self.dir.join("image.png"), image)?;
+        fs::write(self.dir.join("large.bin"), large_file_bytes())?;
+        symlink(&self.secret_path, self.dir.join("escape.txt"))?;
+        Ok(())
+    }
+
+    /// The URL path of a planted file: `page.html` gives `/checker-4242/page.html`.
+    pub fn url_of(&self, name: &str) -> String {
+        format!("{}/{name}", self.url)
+    }
+
+    /// The bytes of a planted file, as the server should send them.
+    pub fn bytes_of(&self, name: &str) -> Vec<u8> {
+        fs::read(self.dir.join(name)).unwrap_or_default()
+    }
+}
+
+impl Drop for Fixtures {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+        let _ = fs::remove_dir_all(&self.secret_dir);
+    }
+}
+
+/// 24 MiB of bytes that are cheap to make and never repeat in a way that would
+/// hide a chunk sent twice or skipped: a simple xorshift sequence.
+pub fn large_file_bytes() -> Vec<u8> {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut bytes = Vec::with_capacity(LARGE_FILE_SIZE);
+    while bytes.len() < LARGE_FILE_SIZE {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        bytes.extend_from_slice(&state.to_le_bytes());
+    }
+    bytes
+}
+
+/// What a check works with: the target, the planted files, and request helpers.
+pub struct Context<'a> {
+    pub target: &'a Target,
+    pub fixtures: &'a Fixtures,
+    /// The stage being checked (a check may apply to several).
+    pub stage: u8,
+}
+
+/// One request and the reply it got, kept together so a failure can show both.
+pub struct Exchange {
+    pub addr: SocketAddr,
+    pub request: Vec<u8>,
+    pub reply: Reply,
+}
+
+impl Exchange {
+    /// A failure that shows this exchange's request and reply.
+    pub fn fail(&self, problem: impl Into<String>, expected: impl Into<String>) -> Failure {
+        Failure::new(problem, expected)
+            .sent(self.addr, &self.request)
+            .received(&self.reply.raw)
+    }
+}
+
+impl Context<'_> {
+    pub fn addr(&self) -> SocketAddr {
+        self.target.addr
+    }
+
+    /// A request with a `Host` header and `Connection: close`, which every stage,
+    /// keep-alive or not, answers and then closes.
+    pub fn request(&self, method: &str, path: &str) -> Vec<u8> {
+        format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.addr()
+        )
+        .into_bytes()
+    }
+
+    /// Sends `request` on a new connection and reads the reply.
+    pub fn send(&self, request: &[u8]) -> Result<Exchange, Failure> {
+        self.send_expecting_body(request, true)
+    }
+
+    /// Like [`Context::send`], for a `HEAD` request whose reply has no body.
+    pub fn send_head(&self, request: &[u8]) -> Result<Exchange, Failure> {
+        self.send_expecting_body(request, false)
+    }
+
+    fn send_expecting_body(&self, request: &[u8], expect_body: bool) -> Result<Exchange, Failure> {
+        match client::exchange(self.addr(), request, expect_body) {
+            Ok(reply) => Ok(Exchange {
+                addr: self.addr(),
+                request: request.to_vec(),
+                reply,
+            }),
+            Err(error) => Err(Failure::new(error.describe(), "a complete HTTP response")
+                .sent(self.addr(), request)
+                .received(error.received())),
+        }
+    }
+
+    /// `GET path` and the reply.
+    pub fn get(&self, path: &str) -> Result<Exchange, Failure> {
+        self.send(&self.request("GET", path))
+    }
+
+    /// How many `/..` climb from the root to `/` and a little more: `/..` at the top
+    /// of the file system stays at `/`, so extra ones cost nothing.
+    pub fn climb_depth(&self) -> usize {
+        self.target.root.components().count() + 2
+    }
+
+    /// The secret file's path without its leading slash.
+    pub fn secret_relative_to_slash(&self) -> String {
+        self.fixtures
+            .secret_path
+            .to_string_lossy()
+            .trim_start_matches('/')
+            .to_string()
+    }
+
+    /// Fails when a reply holds the secret that lives outside the root.
+    pub fn expect_no_secret(&self, exchange: &Exchange) -> Result<(), Failure> {
+        let marker = self.fixtures.secret_marker.as_bytes();
+        if exchange
+            .reply
+            .raw
+            .windows(marker.len())
+            .any(|window| window == marker)
+        {
+            return Err(exchange.fail(
+                format!(
+                    "the server sent {}, a file OUTSIDE its root",
+                    self.fixtures.secret_path.display()
+                ),
+                "a 4xx error; nothing outside the root is ever read or sent",
+            ));
+        }
+        Ok(())
+    }
+}

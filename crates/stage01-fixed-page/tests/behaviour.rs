@@ -1,5 +1,8 @@
 //! Stage 1 against the checker, started as a real process on port 0.
 
+// A panic in a test is a failed test, which is what an unwrap here should mean.
+#![allow(clippy::unwrap_used)]
+
 use checker::harness::{ServerProcess, startup_errors_are_one_line};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_stage01-fixed-page");

@@ -1,0 +1,101 @@
+//! `lab`: the measurement lab's own tool, for what wrk cannot do.
+//!
+//! `lab hold` opens many idle connections to a server and reports, as one line
+//! of JSON, how many it could open and keep, what they cost the server in memory
+//! and CPU (read from `/proc`), and how long a fresh request took meanwhile.
+//! `scripts/bench` runs it for every stage and turns the results into the book's
+//! tables.
+
+mod hold;
+mod process;
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use hold::{HoldOptions, Idle, hold};
+
+const USAGE: &str = "\
+lab: the measurement lab's tool for what wrk cannot do
+
+Usage:
+  lab hold --addr HOST:PORT --connections N [--idle silent|keep-alive] [--pid PID]
+           [--path /index.html] [--probes 20] [--cpu-secs 2]
+      Opens N connections and leaves them idle: `silent` ones send nothing,
+      `keep-alive` ones get one response first. Prints one JSON line: how many
+      opened and stayed open, the server's memory before and after (with --pid),
+      its CPU while they sat idle, and the latency of fresh requests meanwhile.
+  lab cpu --pid PID [--secs 2]
+      Prints the process tree's CPU use, in percent of one core.
+";
+
+fn main() -> ExitCode {
+    let arguments: Vec<String> = std::env::args().skip(1).collect();
+    match run(&arguments) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("lab: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(arguments: &[String]) -> Result<(), String> {
+    let (command, rest) = arguments.split_first().ok_or(USAGE)?;
+    let value = |flag: &str| -> Option<&str> {
+        let at = rest.iter().position(|argument| argument == flag)?;
+        rest.get(at + 1).map(String::as_str)
+    };
+    let number = |flag: &str, default: f64| -> Result<f64, String> {
+        value(flag).map_or(Ok(default), |text| {
+            text.parse().map_err(|_| format!("{flag} wants a number"))
+        })
+    };
+    match command.as_str() {
+        "hold" => {
+            let addr = resolve(value("--addr").ok_or("hold needs --addr HOST:PORT")?)?;
+            let idle = match value("--idle").unwrap_or("keep-alive") {
+                "silent" => Idle::Silent,
+                "keep-alive" => Idle::KeepAlive,
+                other => return Err(format!("--idle is silent or keep-alive, not {other}")),
+            };
+            let options = HoldOptions {
+                addr,
+                connections: number("--connections", 1000.0)? as usize,
+                idle,
+                pid: value("--pid")
+                    .map(|text| text.parse().map_err(|_| "--pid wants a number"))
+                    .transpose()?,
+                path: value("--path").unwrap_or("/index.html").to_string(),
+                probes: number("--probes", 20.0)? as usize,
+                cpu_window: Duration::from_secs_f64(number("--cpu-secs", 2.0)?),
+            };
+            println!("{}", hold(&options).to_json());
+            Ok(())
+        }
+        "cpu" => {
+            let pid: u32 = value("--pid")
+                .ok_or("cpu needs --pid")?
+                .parse()
+                .map_err(|_| "--pid wants a number")?;
+            let seconds = number("--secs", 2.0)?;
+            let before = process::tree_cpu_seconds(pid);
+            std::thread::sleep(Duration::from_secs_f64(seconds));
+            let used = process::tree_cpu_seconds(pid) - before;
+            println!("{{\"cpu_percent\":{:.2}}}", 100.0 * used / seconds);
+            Ok(())
+        }
+        "-h" | "--help" | "help" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown command '{other}'\n{USAGE}")),
+    }
+}
+
+fn resolve(text: &str) -> Result<SocketAddr, String> {
+    text.to_socket_addrs()
+        .map_err(|error| format!("{text}: {error}"))?
+        .next()
+        .ok_or_else(|| format!("{text} has no address"))
+}

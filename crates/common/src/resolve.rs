@@ -55,20 +55,26 @@ pub fn percent_decode(text: &str) -> Result<Vec<u8>, ResolveError> {
 // ANCHOR_END: percent_decode
 
 // ANCHOR: resolve_under_root
-/// The file that `url_path` (still percent-encoded, without its query string)
-/// names under `root`. `root` must be canonical (absolute, no symlinks), as
-/// [`crate::cli::listen_or_exit`] makes it. A folder means its `index.html`.
+/// The file or folder that `url_path` (still percent-encoded, without its query
+/// string) names under `root`. `root` must be canonical (absolute, no symlinks),
+/// as [`crate::cli::listen_or_exit`] makes it.
 pub fn resolve_under_root(root: &Path, url_path: &str) -> Result<PathBuf, ResolveError> {
     if !url_path.starts_with('/') {
         return Err(ResolveError::BadPath("the path does not start with /"));
     }
     let decoded = percent_decode(url_path)?;
     let relative = relative_path(&decoded)?;
-    let mut file = confirm_under_root(root, &root.join(relative))?;
-    if file.is_dir() {
-        file = confirm_under_root(root, &file.join("index.html"))?;
+    confirm_under_root(root, &root.join(relative))
+}
+
+/// Like [`resolve_under_root`], but a folder means the `index.html` inside it,
+/// which must itself stay under the root (it could be a symlink that points out).
+pub fn resolve_file_under_root(root: &Path, url_path: &str) -> Result<PathBuf, ResolveError> {
+    let found = resolve_under_root(root, url_path)?;
+    if found.is_dir() {
+        return confirm_under_root(root, &found.join("index.html"));
     }
-    Ok(file)
+    Ok(found)
 }
 
 /// Checks each segment of a decoded path and joins the good ones. Empty segments
@@ -94,7 +100,7 @@ fn relative_path(decoded: &[u8]) -> Result<PathBuf, ResolveError> {
 
 /// Follows every symlink in `candidate` and checks that the real file is still
 /// under `root`. This is what stops a symlink inside the root that points out.
-fn confirm_under_root(root: &Path, candidate: &Path) -> Result<PathBuf, ResolveError> {
+pub fn confirm_under_root(root: &Path, candidate: &Path) -> Result<PathBuf, ResolveError> {
     let real = candidate
         .canonicalize()
         .map_err(|error| match error.kind() {
@@ -142,26 +148,17 @@ mod tests {
     #[test]
     fn serves_files_folders_and_inner_symlinks() {
         let (root, base) = fixture("good");
-        assert_eq!(
-            resolve_under_root(&root, "/").unwrap(),
-            root.join("index.html")
-        );
+        let file = |path| resolve_file_under_root(&root, path).unwrap();
+        assert_eq!(resolve_under_root(&root, "/").unwrap(), root);
         assert_eq!(
             resolve_under_root(&root, "/docs/").unwrap(),
-            root.join("docs/index.html")
+            root.join("docs")
         );
-        assert_eq!(
-            resolve_under_root(&root, "//docs").unwrap(),
-            root.join("docs/index.html")
-        );
-        assert_eq!(
-            resolve_under_root(&root, "/a%20b.html").unwrap(),
-            root.join("a b.html")
-        );
-        assert_eq!(
-            resolve_under_root(&root, "/home.html").unwrap(),
-            root.join("index.html")
-        );
+        assert_eq!(file("/"), root.join("index.html"));
+        assert_eq!(file("/docs/"), root.join("docs/index.html"));
+        assert_eq!(file("//docs"), root.join("docs/index.html"));
+        assert_eq!(file("/a%20b.html"), root.join("a b.html"));
+        assert_eq!(file("/home.html"), root.join("index.html"));
         fs::remove_dir_all(base).unwrap();
     }
 
@@ -187,6 +184,14 @@ mod tests {
         }
         let through_symlink = resolve_under_root(&root, "/escape.txt");
         assert!(matches!(through_symlink, Err(ResolveError::Forbidden)));
+        fs::create_dir_all(root.join("outdex")).unwrap();
+        std::os::unix::fs::symlink(base.join("secret.txt"), root.join("outdex/index.html"))
+            .unwrap();
+        let index_out = resolve_file_under_root(&root, "/outdex/");
+        assert!(
+            matches!(index_out, Err(ResolveError::Forbidden)),
+            "{index_out:?}"
+        );
         fs::remove_dir_all(base).unwrap();
     }
 

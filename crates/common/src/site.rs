@@ -10,7 +10,7 @@ use std::io;
 use std::path::Path;
 
 use crate::request::{Request, RequestError};
-use crate::resolve::{ResolveError, resolve_under_root};
+use crate::resolve::{ResolveError, resolve_file_under_root};
 use crate::response::{Body, Response, Status};
 
 /// The methods this server answers. Anything else gets `405` and this list.
@@ -33,7 +33,7 @@ pub fn respond(request: &Request, root: &Path) -> Response {
             return response;
         }
     };
-    let mut response = match resolve_under_root(root, request.path()) {
+    let mut response = match resolve_file_under_root(root, request.path()) {
         Ok(path) => match open_file(&path) {
             Ok((file, length)) => Response {
                 status: Status::OK,

@@ -16,6 +16,7 @@
 
 pub mod checks;
 pub mod client;
+pub mod exercises;
 pub mod harness;
 pub mod report;
 pub mod show;
@@ -29,12 +30,35 @@ pub use target::{Context, Fixtures, Target};
 /// The highest stage the course has.
 pub const LAST_STAGE: u8 = 8;
 
-/// Runs every check that applies to `stage` (or only the one named `only`),
-/// calling `on_result` as each finishes, and returns the whole report.
+/// Every check whose stages include `stage`, in order.
+pub fn checks_for_stage(stage: u8) -> Vec<checks::Check> {
+    checks::all()
+        .into_iter()
+        .filter(|check| check.stages.contains(&stage))
+        .collect()
+}
+
+/// Runs every check that applies to `stage` (or only the one named `only`, which
+/// may also be an exercise's check), calling `on_result` as each finishes.
 pub fn run(
     target: &Target,
     stage: u8,
     only: Option<&str>,
+    on_result: impl FnMut(&CheckResult),
+) -> io::Result<Report> {
+    let selected: Vec<checks::Check> = match only {
+        Some(name) => checks::find(name).into_iter().collect(),
+        None => checks_for_stage(stage),
+    };
+    run_checks(target, stage, &selected, on_result)
+}
+
+/// Runs the given checks against `target`, with the checker's files planted
+/// under its root for the length of the run.
+pub fn run_checks(
+    target: &Target,
+    stage: u8,
+    selected: &[checks::Check],
     mut on_result: impl FnMut(&CheckResult),
 ) -> io::Result<Report> {
     let fixtures = Fixtures::create(&target.root)?;
@@ -44,10 +68,7 @@ pub fn run(
         stage,
     };
     let mut report = Report::default();
-    for check in checks::all() {
-        if !check.stages.contains(&stage) || only.is_some_and(|name| name != check.name) {
-            continue;
-        }
+    for check in selected {
         let outcome = if check.needs_pid && target.pid.is_none() {
             Outcome::Skipped("needs --pid PID (the server's process id)".to_string())
         } else {

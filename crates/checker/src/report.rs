@@ -3,7 +3,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 
-use crate::show::{SHOWN_BYTES, command_for, escape_bytes};
+use crate::show::{command_for, describe_received};
 
 /// Why a check failed, told so that a student can reproduce it and see the fix.
 #[derive(Debug, Clone)]
@@ -136,11 +136,7 @@ impl fmt::Display for CheckResult {
                     writeln!(out, "      sent:     {sent}")?;
                 }
                 if let Some(received) = &failure.received {
-                    writeln!(
-                        out,
-                        "      got:      {}",
-                        escape_bytes(received, SHOWN_BYTES)
-                    )?;
+                    writeln!(out, "      got:      {}", describe_received(received))?;
                 }
                 write!(out, "      expected: {}", failure.expected)
             }

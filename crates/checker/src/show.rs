@@ -39,6 +39,33 @@ pub fn escape_bytes(bytes: &[u8], limit: usize) -> String {
     text
 }
 
+/// What came back, for a failure: the head in full (escaped), then the start of
+/// the body if it is text, or just its size if it is binary.
+pub fn describe_received(bytes: &[u8]) -> String {
+    let Some(head_end) = common::head::find_head_end(bytes) else {
+        return escape_bytes(bytes, SHOWN_BYTES);
+    };
+    let (head, body) = bytes.split_at(head_end);
+    let mut text = escape_bytes(head, SHOWN_BYTES * 4);
+    if body.is_empty() {
+        return text;
+    }
+    let printable = body
+        .iter()
+        .take(256)
+        .filter(|byte| byte.is_ascii_graphic() || byte.is_ascii_whitespace())
+        .count();
+    if printable * 10 >= body.len().min(256) * 9 {
+        text.push_str(&format!(
+            " then the body {}",
+            escape_bytes(body, SHOWN_BYTES / 2)
+        ));
+    } else {
+        text.push_str(&format!(" then {} bytes of binary body", body.len()));
+    }
+    text
+}
+
 /// The shell command that sends `request` to `addr`: `curl -v` when curl would
 /// send the same request line and headers that matter, `printf ... | nc` otherwise.
 pub fn command_for(addr: SocketAddr, request: &[u8]) -> String {

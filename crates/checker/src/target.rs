@@ -82,6 +82,11 @@ impl Fixtures {
         fs::write(self.dir.join("notes.txt"), "plain text\n")?;
         fs::write(self.dir.join("hello world.txt"), "a name with a space\n")?;
         fs::write(self.dir.join("sub/index.html"), "<p>sub folder</p>\n")?;
+        // A folder without an index, whose names need escaping in HTML and in URLs.
+        fs::create_dir_all(self.dir.join("listing"))?;
+        fs::write(self.dir.join("listing/alpha.txt"), "alpha\n")?;
+        fs::write(self.dir.join("listing/beta gamma.txt"), "beta gamma\n")?;
+        fs::write(self.dir.join("listing/<b>.txt"), "bold?\n")?;
         // Every byte value, so a server that mangles binary data is caught.
         let image: Vec<u8> = b"\x89PNG\r\n\x1a\n"
             .iter()
@@ -163,6 +168,16 @@ impl Context<'_> {
             self.addr()
         )
         .into_bytes()
+    }
+
+    /// Like [`Context::request`], with more headers.
+    pub fn request_with(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Vec<u8> {
+        let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.addr());
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("Connection: close\r\n\r\n");
+        request.into_bytes()
     }
 
     /// Sends `request` on a new connection and reads the reply.

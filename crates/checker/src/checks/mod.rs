@@ -13,6 +13,7 @@ use crate::target::{Context, Exchange};
 
 mod errors;
 mod exchange;
+mod exercises;
 mod files;
 mod traversal;
 
@@ -40,6 +41,20 @@ pub fn all() -> Vec<Check> {
         traversal::checks(),
     ]
     .concat()
+}
+
+/// The checks of the exercises at the ends of the chapters. They never run as
+/// part of a stage: `scripts/exercise` (or `--only NAME`) asks for them by name.
+pub fn exercise_checks() -> Vec<Check> {
+    exercises::checks()
+}
+
+/// The check called `name`, among the stages' and the exercises'.
+pub fn find(name: &str) -> Option<Check> {
+    all()
+        .into_iter()
+        .chain(exercise_checks())
+        .find(|check| check.name == name)
 }
 
 /// Fails unless the reply has the wanted status.

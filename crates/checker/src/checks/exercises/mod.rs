@@ -1,0 +1,11 @@
+//! The checks of the exercises that end the chapters. Each proves one behaviour
+//! an exercise asks for; `scripts/exercise check ID` runs them together with the
+//! checks of the exercise's stage, so a solution may not break what worked.
+
+use super::Check;
+
+mod ch02;
+
+pub fn checks() -> Vec<Check> {
+    ch02::checks()
+}

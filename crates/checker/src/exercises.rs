@@ -1,0 +1,97 @@
+//! The exercises at the ends of the chapters: what each asks for, its hints, and
+//! the checks that tell when it is done. `scripts/exercise` reads this list.
+
+/// One exercise.
+pub struct Exercise {
+    /// `ch02-directory-listing`: the chapter, then what it is about. The file to
+    /// edit is `crates/exercises/src/bin/ID.rs`.
+    pub id: &'static str,
+    pub chapter: u8,
+    pub title: &'static str,
+    /// What the finished exercise does, in a sentence or two.
+    pub goal: &'static str,
+    /// Shown one at a time by `scripts/exercise hint ID`, gentlest first.
+    pub hints: &'static [&'static str],
+    /// The checks that prove the exercise done. The checks of the chapter's stage
+    /// run too: a solution may not break what already worked.
+    pub checks: &'static [&'static str],
+    /// Extra options the exercise's server is started with.
+    pub arguments: &'static [&'static str],
+    /// About how long it takes a student who has read the chapter.
+    pub minutes: u32,
+}
+
+/// Every exercise, in the order of the book.
+pub const EXERCISES: &[Exercise] = &[
+    Exercise {
+        id: "ch02-directory-listing",
+        chapter: 2,
+        title: "List the files of a folder",
+        goal: "A folder without index.html gets an HTML page that lists its files, each a working \
+               link; names escaped in the HTML and percent-encoded in the links.",
+        hints: &[
+            "common::resolve::resolve_under_root gives you the folder a path names (never one \
+             outside the root); Path::is_dir tells you it is a folder. Let respond() answer \
+             everything else, including GET and HEAD rules.",
+            "std::fs::read_dir lists a folder. Sort the names so the page is the same every time.",
+            "Write each link as an absolute path: the request's path, a slash if it lacks one, \
+             and the encoded name. A relative link would resolve against the parent folder when \
+             the URL has no trailing slash.",
+            "Escape &, < and > (and \" inside attributes) in what you show; percent-encode every \
+             byte of a name that is not a letter, a digit or one of - . _ ~ in what you link to.",
+            "Response::from_bytes(Status::OK, \"text/html; charset=utf-8\", page) builds the \
+             response; set omit_body for HEAD.",
+        ],
+        checks: &["listing-links-work", "listing-escapes-names"],
+        arguments: &[],
+        minutes: 40,
+    },
+    Exercise {
+        id: "ch02-conditional-get",
+        chapter: 2,
+        title: "Last-Modified and 304 Not Modified",
+        goal: "Files carry Last-Modified; If-Modified-Since not older than the file gets 304 \
+               with no body, anything else the whole file.",
+        hints: &[
+            "respond() gives you a Response whose body is Body::File { file, .. } when a file \
+             was found; File::metadata()?.modified() is its modification time.",
+            "common::response::http_date(time) writes the date in the one format HTTP servers \
+             send; push (\"Last-Modified\", date) onto the response's extra_headers.",
+            "To compare, read the client's date back into a SystemTime. The format is fixed: \
+             \"Sun, 06 Nov 1994 08:49:37 GMT\". Split it on spaces and colons.",
+            "HTTP dates have whole seconds and file times have nanoseconds: compare whole \
+             seconds, or a file is always newer than its own Last-Modified.",
+            "For the 304, change the status to Status::new(304, \"Not Modified\") and set \
+             omit_body: a 304 never has a body. An unreadable date is ignored, not an error.",
+        ],
+        checks: &["last-modified", "if-modified-since"],
+        arguments: &[],
+        minutes: 45,
+    },
+    Exercise {
+        id: "ch02-range-requests",
+        chapter: 2,
+        title: "Send part of a file",
+        goal: "Range: bytes=a-b, a- and -n get 206 with Content-Range and exactly those bytes; a \
+               range past the end gets 416.",
+        hints: &[
+            "Only a 200 with a file body can become a 206: answer everything else as respond() did.",
+            "Parse the header into a first and a last byte, both counted from 0 and both \
+             included: bytes=0-99 is 100 bytes. bytes=-10 means the last ten.",
+            "Body::File streams `length` bytes from wherever the file's read position is: \
+             file.seek(SeekFrom::Start(first)) and a length of last - first + 1 make the 206.",
+            "Content-Range: bytes FIRST-LAST/SIZE goes in extra_headers; Content-Length is \
+             written for you from the body's length.",
+            "A first byte at or past the end of the file is 416 Range Not Satisfiable, with \
+             Content-Range: bytes */SIZE. A header you cannot read is ignored: send the whole file.",
+        ],
+        checks: &["range-request", "range-not-satisfiable"],
+        arguments: &[],
+        minutes: 45,
+    },
+];
+
+/// The exercise called `id`.
+pub fn find(id: &str) -> Option<&'static Exercise> {
+    EXERCISES.iter().find(|exercise| exercise.id == id)
+}

@@ -1,0 +1,95 @@
+//! Reference solution of ch02-directory-listing (chapter 2).
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+
+use common::request::Request;
+use common::resolve::resolve_under_root;
+use common::response::{Response, Status};
+use common::site::respond;
+
+fn main() {
+    exercises::serve_one_at_a_time(
+        "ch02-directory-listing",
+        "stage 2 with directory listings",
+        answer,
+    );
+}
+
+fn answer(request: &Request, root: &Path) -> Response {
+    let is_read = matches!(request.method.as_str(), "GET" | "HEAD");
+    // The same resolver as for files: a listing never shows a folder outside the root.
+    if let Ok(folder) = resolve_under_root(root, request.path()) {
+        if is_read && folder.is_dir() && !folder.join("index.html").exists() {
+            let mut response = listing(request.path(), &folder);
+            response.omit_body = request.method == "HEAD";
+            return response;
+        }
+    }
+    respond(request, root)
+}
+
+/// An HTML page with a link to every entry of `folder`, sorted by name.
+fn listing(url_path: &str, folder: &Path) -> Response {
+    let Ok(entries) = fs::read_dir(folder) else {
+        return Response::from_bytes(
+            Status::FORBIDDEN,
+            "text/html; charset=utf-8",
+            "<h1>403 Forbidden</h1>",
+        );
+    };
+    let mut names: Vec<String> = entries
+        .flatten()
+        .map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.path().is_dir() {
+                name + "/"
+            } else {
+                name
+            }
+        })
+        .collect();
+    names.sort();
+    // Links are absolute: relative ones would resolve against the parent folder
+    // when the URL lacks its trailing slash.
+    let base = if url_path.ends_with('/') {
+        url_path.to_string()
+    } else {
+        format!("{url_path}/")
+    };
+    let title = escape_html(&base);
+    let mut page = format!(
+        "<!doctype html>\n<title>Index of {title}</title>\n<h1>Index of {title}</h1>\n<ul>\n"
+    );
+    for name in names {
+        let _ = writeln!(
+            page,
+            "<li><a href=\"{base}{}\">{}</a></li>",
+            percent_encode(&name),
+            escape_html(&name)
+        );
+    }
+    page.push_str("</ul>\n");
+    Response::from_bytes(Status::OK, "text/html; charset=utf-8", page)
+}
+
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Keeps letters, digits and a few safe marks; every other byte becomes %XX.
+fn percent_encode(name: &str) -> String {
+    let mut encoded = String::new();
+    for byte in name.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
+            encoded.push(byte as char);
+        } else {
+            let _ = write!(encoded, "%{byte:02X}");
+        }
+    }
+    encoded
+}

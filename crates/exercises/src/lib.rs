@@ -1,0 +1,31 @@
+//! What the exercises share, so that each exercise file holds only what the
+//! student changes.
+//!
+//! The chapter 2 exercises grow stage 2 by changing how one request is answered;
+//! [`serve_one_at_a_time`] is stage 2's accept loop with that answer plugged in.
+
+use std::path::Path;
+
+use common::access_log::AccessLog;
+use common::blocking::serve_connection_with;
+use common::cli::{Cli, listen_or_exit};
+use common::request::Request;
+use common::response::Response;
+
+/// Stage 2's server, answering each well-formed request with `answer`.
+pub fn serve_one_at_a_time(
+    name: &'static str,
+    about: &'static str,
+    answer: fn(&Request, &Path) -> Response,
+) {
+    let mut arguments = Cli::new(name, 7802, about).parse();
+    let listener = listen_or_exit(name, &mut arguments.server);
+    let log = AccessLog::new(arguments.server.quiet);
+    let root = arguments.server.root;
+    loop {
+        match listener.accept() {
+            Ok((mut stream, peer)) => serve_connection_with(&mut stream, peer, &root, &log, answer),
+            Err(error) => eprintln!("{name}: accept failed: {error}"),
+        }
+    }
+}

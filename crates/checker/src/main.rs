@@ -22,6 +22,8 @@ Options:
                        process (zombies, threads, idle CPU)
   --idle-timeout SECS  the server's idle timeout, for stages 7 and 8 [default: 5]
   --only NAME          run just the check called NAME
+  --keep-files         leave the planted files in place afterwards, so the commands
+                       that failures show can be replayed (remove ROOT/checker-* later)
   --list               list the checks of the stage and exit
   --help               print this help
 
@@ -119,6 +121,7 @@ fn parse(arguments: &[String]) -> Result<Option<Options>, String> {
             }
             "--only" => only = Some(value()?.clone()),
             "--list" => list = true,
+            "--keep-files" => checker::target::keep_planted_files(),
             text if text.starts_with("--") => return Err(format!("unknown option '{text}'")),
             text => url = Some(text.to_string()),
         }

@@ -110,8 +110,13 @@ impl Report {
 
     /// The summary line: `31 checks: 30 passed, 1 failed`.
     pub fn summary(&self) -> String {
+        let noun = if self.results.len() == 1 {
+            "check"
+        } else {
+            "checks"
+        };
         let mut summary = format!(
-            "{} checks: {} passed, {} failed",
+            "{} {noun}: {} passed, {} failed",
             self.results.len(),
             self.passed(),
             self.failed()

@@ -6,7 +6,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::client::{self, Reply};
@@ -110,8 +110,20 @@ impl Fixtures {
     }
 }
 
+/// Set by `--keep-files`: leave the planted files after the run, so the commands
+/// a failure shows can be pasted and replayed.
+static KEEP_PLANTED_FILES: AtomicBool = AtomicBool::new(false);
+
+/// Keep the planted files (and the secret) after every later run in this process.
+pub fn keep_planted_files() {
+    KEEP_PLANTED_FILES.store(true, Ordering::Relaxed);
+}
+
 impl Drop for Fixtures {
     fn drop(&mut self) {
+        if KEEP_PLANTED_FILES.load(Ordering::Relaxed) {
+            return;
+        }
         let _ = fs::remove_dir_all(&self.dir);
         let _ = fs::remove_dir_all(&self.secret_dir);
     }

@@ -229,7 +229,8 @@ impl Arguments {
 /// Cargo tells the compiler where this crate's manifest lives, so the path is
 /// fixed when the stage is built; `cargo run` then works from any directory.
 pub fn default_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../html")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../html");
+    root.canonicalize().unwrap_or(root)
 }
 
 // ANCHOR: listen
@@ -263,11 +264,11 @@ pub fn listen_or_exit(name: &str, options: &mut ServerOptions) -> TcpListener {
     listener
 }
 
-/// A listening TCP socket, built with `socket2` so we can set what `std` does not
-/// let us choose: `SO_REUSEADDR`, so a restarted server can take its port back at
-/// once even while old connections linger in `TIME_WAIT`, and a long backlog, so
-/// a burst of thousands of connections waits in the kernel's queue instead of
-/// being refused.
+/// A listening TCP socket, built with `socket2` so that both of its settings are
+/// written down here: `SO_REUSEADDR`, so a restarted server can take its port back
+/// at once even while old connections linger in `TIME_WAIT` (std sets it too, on
+/// Unix, without saying so), and a long backlog, which std fixes at 128, so a
+/// burst of thousands of connections waits in the kernel's queue.
 pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;

@@ -125,9 +125,10 @@ impl Response {
 }
 
 // ANCHOR: write_response
-/// How many bytes the first write may carry: the head plus the start of the body.
-/// Most pages fit, so they leave in a single write.
-const FIRST_WRITE_LIMIT: usize = 64 * 1024;
+/// How much one write carries. The first carries the head and the start of the
+/// body, so most pages leave in a single write; a larger file follows in writes
+/// of this size, so serving it takes this much memory, however large it is.
+pub const WRITE_CHUNK: usize = 64 * 1024;
 
 /// Writes a whole response to a blocking stream.
 pub fn write_response(
@@ -135,37 +136,44 @@ pub fn write_response(
     response: Response,
     keep_alive: bool,
 ) -> io::Result<()> {
-    let mut first_write = response.head(keep_alive);
+    let head = response.head(keep_alive);
     if response.omit_body {
-        return stream.write_all(&first_write);
+        return stream.write_all(&head);
     }
     match response.body {
-        Body::Bytes(bytes) => {
-            first_write.extend_from_slice(&bytes);
-            stream.write_all(&first_write)
-        }
-        Body::File { file, length } => {
-            let head_length = first_write.len();
-            // `take` stops at the length we announced, even if the file has grown.
-            let mut body = file.take(length);
-            let room = FIRST_WRITE_LIMIT.saturating_sub(head_length) as u64;
-            (&mut body).take(room).read_to_end(&mut first_write)?;
-            stream.write_all(&first_write)?;
-            // `io::copy` streams the rest in chunks. On Linux, from a file to a
-            // TCP socket, it asks the kernel to do it (`sendfile`), so the bytes
-            // never even pass through this process.
-            let sent = (first_write.len() - head_length) as u64 + io::copy(&mut body, stream)?;
-            if sent < length {
-                // We promised `length` bytes and cannot keep the promise: an error
-                // makes the caller close, so the client sees a cut, not a hang.
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the file shrank while it was sent",
-                ));
+        Body::Bytes(bytes) => stream.write_all(&[head, bytes].concat()),
+        Body::File { mut file, length } => {
+            // A small file needs a small buffer: head and body, and no more.
+            let size = (head.len() as u64 + length).min(WRITE_CHUNK as u64) as usize;
+            let mut chunk = vec![0; size.max(head.len())];
+            chunk[..head.len()].copy_from_slice(&head);
+            let mut filled = head.len();
+            let mut unsent = length;
+            loop {
+                let wanted = (chunk.len() - filled).min(unsent as usize);
+                read_exactly(&mut file, &mut chunk[filled..filled + wanted])?;
+                unsent -= wanted as u64;
+                stream.write_all(&chunk[..filled + wanted])?;
+                if unsent == 0 {
+                    return Ok(());
+                }
+                filled = 0;
             }
-            Ok(())
         }
     }
+}
+
+/// Fills `buffer` from the file. If the file has shrunk since we announced its
+/// length, we cannot keep the promise of `Content-Length`: the error makes the
+/// caller close, so the client sees a cut response rather than waiting forever.
+fn read_exactly(file: &mut impl Read, buffer: &mut [u8]) -> io::Result<()> {
+    file.read_exact(buffer).map_err(|error| match error.kind() {
+        io::ErrorKind::UnexpectedEof => io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the file shrank while it was sent",
+        ),
+        _ => error,
+    })
 }
 // ANCHOR_END: write_response
 
@@ -231,6 +239,31 @@ mod tests {
         assert!(head.contains("\r\nContent-Length: 5\r\n"));
         assert!(head.contains("\r\nContent-Type: text/plain\r\n"));
         assert!(head.ends_with("\r\nConnection: close\r\n\r\n"));
+    }
+
+    #[test]
+    fn a_large_file_goes_out_whole_in_bounded_writes() {
+        let path = std::env::temp_dir().join(format!("common-response-{}", std::process::id()));
+        let content: Vec<u8> = (0..200_000u32).map(|index| (index % 251) as u8).collect();
+        std::fs::write(&path, &content).unwrap();
+        let response = |length| Response {
+            status: Status::OK,
+            content_type: "application/octet-stream",
+            extra_headers: Vec::new(),
+            body: Body::File {
+                file: File::open(&path).unwrap(),
+                length,
+            },
+            omit_body: false,
+        };
+        let mut sent = Vec::new();
+        write_response(&mut sent, response(content.len() as u64), false).unwrap();
+        let head_end = crate::head::find_head_end(&sent).unwrap();
+        assert_eq!(&sent[head_end..], &content[..]);
+        // A file shorter than the length announced is an error, not a hang.
+        let error = write_response(&mut Vec::new(), response(300_000), false).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]

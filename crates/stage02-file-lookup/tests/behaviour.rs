@@ -28,6 +28,7 @@ fn string_path_mistake_serves_files_outside_the_root() {
     assert_eq!(report.failures(), ["traversal-dot-dot"], "{report}");
 }
 
+// ANCHOR: idle_client_blocks_everyone
 /// The weakness of this stage, which chapter 3 fixes: while one client holds its
 /// connection without sending, nobody else is served.
 #[test]
@@ -56,6 +57,7 @@ fn idle_client_blocks_everyone() {
     other.read_to_end(&mut response).unwrap();
     assert!(response.starts_with(b"HTTP/1.1 200 OK\r\n"));
 }
+// ANCHOR_END: idle_client_blocks_everyone
 
 #[test]
 fn startup_errors_are_one_clear_line() {

@@ -161,7 +161,7 @@ fn head_in_pieces(context: &Context) -> Result<(), Failure> {
         Ok(reply) if reply.status == 200 => Ok(()),
         Ok(reply) => Err(failure(format!("the status was {}", reply.status)).received(&reply.raw)),
         Err(error) => Err(failure(format!(
-            "{} (a server that takes one read for the whole request breaks this way)",
+            "{} (a server that parses whatever one read returned breaks this way)",
             error.describe()
         ))
         .received(error.received())),

@@ -49,6 +49,8 @@ pub struct Cli {
     about: &'static str,
     default_port: u16,
     knobs: Vec<Knob>,
+    /// For a deliberately broken variant: the stage whose package it lives in.
+    mistake_of: Option<&'static str>,
 }
 
 /// What [`Cli::parse`] found: the shared options, plus the stage's own knobs,
@@ -69,7 +71,17 @@ impl Cli {
             about,
             default_port,
             knobs: Vec::new(),
+            mistake_of: None,
         }
+    }
+
+    /// Marks a chapter's deliberately broken variant (`src/bin/mistake-*.rs`) of
+    /// the stage `package`. Its help then says how to run it, and it refuses any
+    /// address but loopback: a server with a known hole must not be reachable
+    /// from other machines.
+    pub fn mistake_of(mut self, package: &'static str) -> Cli {
+        self.mistake_of = Some(package);
+        self
     }
 
     /// Adds an option that takes a value, such as `--pool N`.
@@ -102,6 +114,13 @@ impl Cli {
     pub fn parse(self) -> Arguments {
         let arguments: Vec<String> = std::env::args().skip(1).collect();
         match self.parse_from(&arguments) {
+            Ok(Some(parsed))
+                if self.mistake_of.is_some() && !parsed.server.addr.ip().is_loopback() =>
+            {
+                let message =
+                    "this deliberately broken server only listens on loopback (127.0.0.1 or [::1])";
+                exit_with_startup_error(self.name, message)
+            }
             Ok(Some(parsed)) => parsed,
             Ok(None) => {
                 print!("{}", self.help());
@@ -164,8 +183,12 @@ impl Cli {
     }
 
     fn help(&self) -> String {
+        let run = match self.mistake_of {
+            Some(package) => format!("cargo run -p {package} --bin {}", self.name),
+            None => format!("cargo run -p {}", self.name),
+        };
         let mut text = format!(
-            "{name}: {about}\n\nUsage: cargo run -p {name} -- [OPTIONS]\n\nOptions:\n",
+            "{name}: {about}\n\nUsage: {run} -- [OPTIONS]\n\nOptions:\n",
             name = self.name,
             about = self.about
         );

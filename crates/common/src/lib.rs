@@ -7,6 +7,7 @@
 //! | module      | taught in | what it holds                                              |
 //! |-------------|-----------|------------------------------------------------------------|
 //! | [`cli`]     | 1         | the options every stage shares and the `listening on` line |
+//! | [`accept`]  | 1         | what an accept loop does when `accept` fails               |
 //! | [`head`]    | 1         | reading a request head that may arrive in many pieces      |
 //! | [`request`] | 2         | parsing the request line (with `regex`) and the headers    |
 //! | [`resolve`] | 2         | turning a URL path into a file that stays under the root   |
@@ -20,6 +21,7 @@
 //! accepted, waited on and scheduled is exactly what differs between the stages,
 //! so that code lives in each stage and nowhere else.
 
+pub mod accept;
 pub mod access_log;
 pub mod blocking;
 pub mod cli;

@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use common::accept::after_accept_error;
 use common::access_log::AccessLog;
 use common::blocking::serve_connection_with;
 use common::cli::{Cli, listen_or_exit};
@@ -25,7 +26,7 @@ pub fn serve_one_at_a_time(
     loop {
         match listener.accept() {
             Ok((mut stream, peer)) => serve_connection_with(&mut stream, peer, &root, &log, answer),
-            Err(error) => eprintln!("{name}: accept failed: {error}"),
+            Err(error) => after_accept_error(name, &error),
         }
     }
 }

@@ -13,6 +13,7 @@
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 
+use common::accept::after_accept_error;
 use common::cli::{Cli, listen_or_exit};
 use common::head::read_request_head;
 
@@ -45,9 +46,9 @@ fn serve_forever(listener: &TcpListener, log: bool) {
     loop {
         match listener.accept() {
             Ok((stream, peer)) => answer(stream, peer, log),
-            // A failed accept (out of file descriptors, a connection reset while
-            // it waited in the queue) is about one connection, not the server.
-            Err(error) => eprintln!("{NAME}: accept failed: {error}"),
+            // A failed accept is about one connection, or a passing shortage
+            // (out of file descriptors), not a reason to stop serving.
+            Err(error) => after_accept_error(NAME, &error),
         }
     }
 }

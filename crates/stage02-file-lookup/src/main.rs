@@ -19,6 +19,7 @@
 use std::net::TcpListener;
 use std::path::Path;
 
+use common::accept::after_accept_error;
 use common::access_log::AccessLog;
 use common::blocking::serve_connection;
 use common::cli::{Cli, listen_or_exit};
@@ -44,7 +45,7 @@ fn serve_one_at_a_time(listener: &TcpListener, root: &Path, log: &AccessLog) {
     loop {
         match listener.accept() {
             Ok((mut stream, peer)) => serve_connection(&mut stream, peer, root, log),
-            Err(error) => eprintln!("{NAME}: accept failed: {error}"),
+            Err(error) => after_accept_error(NAME, &error),
         }
     }
 }

@@ -17,7 +17,9 @@ const NAME: &str = "mistake-one-read";
 const PAGE: &str = "<!doctype html>\n<title>One read</title>\n<h1>Answered after one read</h1>\n";
 
 fn main() {
-    let mut arguments = Cli::new(NAME, 7801, "stage 1 with the one-read mistake").parse();
+    let mut arguments = Cli::new(NAME, 7801, "stage 1 with the one-read mistake")
+        .mistake_of("stage01-fixed-page")
+        .parse();
     let listener = listen_or_exit(NAME, &mut arguments.server);
     for stream in listener.incoming().flatten() {
         answer(stream);

@@ -20,11 +20,10 @@ use common::site::{content_type_for, error_response};
 const NAME: &str = "mistake-string-path";
 
 fn main() {
-    let mut arguments = Cli::new(NAME, 7802, "stage 2 with the string-path mistake").parse();
-    // Loopback only: this program hands out any file it can read.
-    if !arguments.server.addr.ip().is_loopback() {
-        common::cli::exit_with_startup_error(NAME, "this broken server only listens on loopback");
-    }
+    // Loopback only (mistake_of sees to it): this program hands out any file it can read.
+    let mut arguments = Cli::new(NAME, 7802, "stage 2 with the string-path mistake")
+        .mistake_of("stage02-file-lookup")
+        .parse();
     let listener = listen_or_exit(NAME, &mut arguments.server);
     for connection in listener.incoming().flatten() {
         answer(connection, &arguments.server.root);

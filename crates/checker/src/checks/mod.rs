@@ -12,8 +12,10 @@ use crate::report::Failure;
 use crate::target::{Context, Exchange};
 
 mod errors;
+mod event_loop;
 mod exchange;
 mod files;
+mod keep_alive;
 mod traversal;
 
 /// One behaviour, and the stages that must have it.
@@ -38,6 +40,8 @@ pub fn all() -> Vec<Check> {
         files::checks(),
         errors::checks(),
         traversal::checks(),
+        event_loop::checks(),
+        keep_alive::checks(),
     ]
     .concat()
 }

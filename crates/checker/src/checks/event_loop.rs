@@ -1,12 +1,12 @@
 //! Stages 6 to 8: one thread serves everyone, so it must never get stuck on one
 //! client, and (stage 8) it must not burn the CPU while nothing happens.
 
-use std::fs;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use super::Check;
 use crate::client::Connection;
+use crate::process_stats::cpu_seconds;
 use crate::report::Failure;
 use crate::target::Context;
 
@@ -149,10 +149,18 @@ fn idle_cpu(context: &Context) -> Result<(), Failure> {
     }
     // Let the server settle after the burst.
     thread::sleep(Duration::from_millis(300));
-    let before = cpu_seconds(pid)?;
+    let cpu = || {
+        cpu_seconds(pid).map_err(|error| {
+            Failure::new(
+                format!("cannot read /proc/{pid}/stat: {error}"),
+                "a running server with that --pid",
+            )
+        })
+    };
+    let before = cpu()?;
     let started = Instant::now();
     thread::sleep(IDLE_MEASURE_TIME);
-    let used = cpu_seconds(pid)? - before;
+    let used = cpu()? - before;
     let share = used / started.elapsed().as_secs_f64();
     drop(idle);
     if share > IDLE_CPU_LIMIT {
@@ -171,37 +179,3 @@ fn idle_cpu(context: &Context) -> Result<(), Failure> {
     Ok(())
 }
 // ANCHOR_END: idle_cpu
-
-/// The CPU time a process has used so far, user and system, in seconds.
-///
-/// `/proc/PID/stat` counts it in clock ticks: fields 14 and 15, counted after
-/// the command name in parentheses (which may itself hold spaces).
-pub fn cpu_seconds(pid: u32) -> Result<f64, Failure> {
-    let path = format!("/proc/{pid}/stat");
-    let unreadable = |why: String| {
-        Failure::new(
-            format!("cannot read {path}: {why}"),
-            "a running server with that --pid",
-        )
-    };
-    let text = fs::read_to_string(&path).map_err(|error| unreadable(error.to_string()))?;
-    let after_name = text
-        .rsplit_once(')')
-        .map(|(_, rest)| rest)
-        .ok_or_else(|| unreadable("no command name".into()))?;
-    // After the name: field 3 (state) is the first, so utime (14) is the 12th.
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks = |index: usize| -> Result<f64, Failure> {
-        fields
-            .get(index)
-            .and_then(|field| field.parse::<u64>().ok())
-            .map(|ticks| ticks as f64)
-            .ok_or_else(|| unreadable(format!("field {} is missing", index + 3)))
-    };
-    let ticks_per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .ok()
-        .flatten()
-        .filter(|&ticks| ticks > 0)
-        .unwrap_or(100) as f64;
-    Ok((ticks(11)? + ticks(12)?) / ticks_per_second)
-}

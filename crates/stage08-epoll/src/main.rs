@@ -40,6 +40,7 @@ use common::connection::{Connection, Waiting};
 use common::shutdown::stop_signals;
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use table::{ConnectionTable, Token};
@@ -112,6 +113,7 @@ fn main() {
     if idle_timeout == 0 {
         exit_with_startup_error(NAME, "--idle-timeout must be at least 1 second");
     }
+    raise_descriptor_limit();
     let listener = listen_or_exit(NAME, &mut arguments.server);
     let trigger = if arguments.switch("--edge") {
         EpollFlags::EPOLLET
@@ -432,6 +434,19 @@ impl Server {
     }
     // ANCHOR_END: signals
 }
+
+// ANCHOR: descriptor_limit
+/// Every connection is a file descriptor. Many systems start a program with a
+/// soft limit of 1024 open files (a number from the days of `select`, whose
+/// bitmaps stopped there) under a far higher hard limit. A process may raise its
+/// own soft limit up to the hard one, and epoll has no reason to stop at 1024.
+fn raise_descriptor_limit() {
+    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        // If this fails, the old limit stays; EMFILE is handled anyway.
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
+}
+// ANCHOR_END: descriptor_limit
 
 /// EMFILE (this process's limit) or ENFILE (the whole system's).
 fn is_out_of_descriptors(error: &io::Error) -> bool {

@@ -10,14 +10,18 @@
 //! - [`client`]: a raw HTTP client that keeps every byte;
 //! - [`target`]: the server under test and the files planted under its root;
 //! - [`report`] and [`show`]: how results are told;
-//! - [`harness`]: starting a stage's binary on port 0, for the workspace's tests.
+//! - [`harness`]: starting a stage's binary on port 0, for the workspace's tests;
+//! - [`graceful_stop`]: whether a server the tests started stops cleanly on a signal;
+//! - [`process_stats`]: a server's CPU time and open descriptors, from `/proc`.
 //!
 //! Used from the command line: `cargo run -p checker -- http://127.0.0.1:7802/ --stage 2`.
 
 pub mod checks;
 pub mod client;
 pub mod exercises;
+pub mod graceful_stop;
 pub mod harness;
+pub mod process_stats;
 pub mod report;
 pub mod show;
 pub mod target;

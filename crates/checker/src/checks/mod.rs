@@ -12,9 +12,11 @@ use crate::report::Failure;
 use crate::target::{Context, Exchange};
 
 mod errors;
+mod event_loop;
 mod exchange;
 mod exercises;
 mod files;
+mod keep_alive;
 mod traversal;
 
 /// One behaviour, and the stages that must have it.
@@ -34,13 +36,19 @@ pub struct Check {
 
 /// Every check, in the order of the stages that introduce them.
 pub fn all() -> Vec<Check> {
-    [
+    let mut all = [
         exchange::checks(),
         files::checks(),
         errors::checks(),
         traversal::checks(),
+        event_loop::checks(),
+        keep_alive::checks(),
     ]
-    .concat()
+    .concat();
+    // A file may hold checks of several stages (event_loop: 6 and 8); the sort
+    // is stable, so checks of one stage keep the order they are listed in.
+    all.sort_by_key(|check| *check.stages.start());
+    all
 }
 
 /// The checks of the exercises at the ends of the chapters. They never run as

@@ -1,0 +1,499 @@
+//! One HTTP/1.1 connection on a non-blocking socket, kept open between requests.
+//!
+//! Chapter 7 builds this for stage 7's polling loop; stage 8's epoll loop drives
+//! the very same type. It never waits: [`Connection::advance`] reads, answers and
+//! writes as far as the socket allows right now, then says what it is waiting for
+//! (more input, room to write, or just its next turn), and the loop decides when
+//! to call again.
+//!
+//! Keeping a connection open makes one stream of bytes carry many requests, so
+//! the server must know exactly where each one ends, and so must the client:
+//! - a request ends with its head, unless its headers announce a body. A body
+//!   with `Content-Length` is read and thrown away (this server never uses one).
+//!   A chunked body, or one over [`BODY_LIMIT`], is refused with 411 or 413, and
+//!   the connection closes: we no longer know where the next request starts;
+//! - a head we cannot trust (400) or will not read (431) closes it too;
+//! - every response says `Content-Length`, so the client knows where it ends;
+//! - requests sent before the previous answer came (pipelining) wait in the
+//!   input buffer and are answered one at a time, in order;
+//! - `Connection: close`, and HTTP/1.0 without `Connection: keep-alive`, close
+//!   after the answer.
+//!
+//! The idle timeout belongs to the loop: it compares [`Connection::last_activity`]
+//! with the clock and drops the connections that stayed quiet too long.
+
+use std::io::{self, Read};
+use std::mem;
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::path::Path;
+use std::time::Instant;
+
+use crate::access_log::AccessLog;
+use crate::head::{HEAD_LIMIT, find_head_end};
+use crate::outgoing::{Outgoing, WriteOutcome};
+use crate::request::{BodyLength, Request, parse_request_head};
+use crate::response::{Response, Status};
+use crate::site::{error_response, respond, response_to_bad_request};
+
+/// The largest request body we read (and throw away) to keep a connection open.
+/// A larger one gets `413 Content Too Large`, and the connection closes.
+pub const BODY_LIMIT: u64 = 1024 * 1024;
+
+/// How many bytes one `read` asks for.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// How many steps (a read, a write, a parsed head) one call to
+/// [`Connection::advance`] may take before it lets other connections have a turn.
+const STEPS_PER_TURN: usize = 64;
+
+// ANCHOR: connection
+/// A kept-alive connection and everything it has not finished yet.
+pub struct Connection {
+    stream: TcpStream,
+    peer: SocketAddr,
+    /// Bytes received and not used yet: part of a head, part of a body to skip,
+    /// or whole requests that were sent ahead (pipelined).
+    input: Vec<u8>,
+    /// A read returned 0: the client will send nothing more.
+    input_ended: bool,
+    state: State,
+    /// When bytes last moved, either way. The loop's idle timeout counts from here.
+    last_activity: Instant,
+    /// The server is stopping: finish the answer in flight, then close.
+    stopping: bool,
+}
+
+/// Where a connection is between two requests, or inside one.
+enum State {
+    /// Waiting for a whole head in `input` (between requests, or inside a head).
+    ReadingHead,
+    /// `left` more bytes of a request body to throw away, then `request` is answered.
+    SkippingBody { left: u64, request: Request },
+    /// Sending an answer; nothing more is read until it is gone.
+    Sending {
+        outgoing: Outgoing,
+        exchange: Exchange,
+    },
+    /// The last answer is sent and our side shut; reading and throwing away
+    /// whatever the client still sends, until it closes too.
+    Lingering,
+    /// Finished: the loop drops the connection, which closes the socket.
+    Closed,
+}
+
+/// What [`Connection::advance`] stopped for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waiting {
+    /// For the client to send more. The last read said `WouldBlock`.
+    ForInput,
+    /// For room in the socket's send buffer. The last write said `WouldBlock`.
+    ForOutput,
+    /// For nothing: it stopped only so other connections get a turn. Call
+    /// `advance` again soon, without waiting for the socket.
+    ForNextTurn,
+    /// The connection is finished; drop it.
+    Closed,
+}
+// ANCHOR_END: connection
+
+/// The request being answered, for the access log and for what comes after.
+struct Exchange {
+    request: Option<Request>,
+    status: Status,
+    keep_alive: bool,
+}
+
+/// The result of one step: the state to go on from, and whether to stop there.
+enum Step {
+    Go(State),
+    Stop(State, Waiting),
+}
+
+/// What one read brought.
+enum Received {
+    Bytes,
+    WouldBlock,
+    End,
+    Broken,
+}
+
+impl Connection {
+    /// Takes a socket that `accept` just returned.
+    pub fn new(stream: TcpStream, peer: SocketAddr, now: Instant) -> io::Result<Connection> {
+        // A socket from `accept` does not inherit O_NONBLOCK from the listener.
+        stream.set_nonblocking(true)?;
+        Ok(Connection {
+            stream,
+            peer,
+            input: Vec::new(),
+            input_ended: false,
+            state: State::ReadingHead,
+            last_activity: now,
+            stopping: false,
+        })
+    }
+
+    /// The socket, to register with epoll (stage 8).
+    pub fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+
+    /// When bytes last moved on this connection, either way.
+    pub fn last_activity(&self) -> Instant {
+        self.last_activity
+    }
+
+    /// The server is stopping: the answer in flight is finished (and says
+    /// `Connection: close` if it has not started yet), then the connection
+    /// closes. Call [`Connection::advance`] afterwards: an idle connection closes
+    /// there at once.
+    pub fn stop_after_current_response(&mut self) {
+        self.stopping = true;
+    }
+
+    // ANCHOR: advance
+    /// Does everything that can be done now without waiting, and says what the
+    /// connection waits for next.
+    ///
+    /// It returns [`Waiting::ForInput`] only after a read said `WouldBlock`, and
+    /// [`Waiting::ForOutput`] only after a write did. That is the promise an
+    /// edge-triggered epoll loop needs (chapter 8): when it waits for the next
+    /// event, nothing is left behind that the kernel would not report again.
+    pub fn advance(&mut self, root: &Path, log: &AccessLog, now: Instant) -> Waiting {
+        for _ in 0..STEPS_PER_TURN {
+            let step = match mem::replace(&mut self.state, State::Closed) {
+                State::ReadingHead => self.read_head(root, now),
+                State::SkippingBody { left, request } => self.skip_body(left, request, root, now),
+                State::Sending { outgoing, exchange } => self.send(outgoing, exchange, log, now),
+                State::Lingering => self.linger(),
+                State::Closed => Step::Stop(State::Closed, Waiting::Closed),
+            };
+            match step {
+                Step::Go(state) => self.state = state,
+                Step::Stop(state, waiting) => {
+                    self.state = state;
+                    return waiting;
+                }
+            }
+        }
+        // A client that keeps the socket busy (a long pipeline, a fast reader of a
+        // large file) must not keep every other client waiting.
+        Waiting::ForNextTurn
+    }
+    // ANCHOR_END: advance
+
+    // ANCHOR: read_head
+    /// Looks for a whole head in what has arrived, and reads more if there is none.
+    fn read_head(&mut self, root: &Path, now: Instant) -> Step {
+        // RFC 9112 asks servers to ignore empty lines before a request line; some
+        // clients send one after a body.
+        let blank = self
+            .input
+            .iter()
+            .take_while(|&&byte| byte == b'\r' || byte == b'\n');
+        let blank = blank.count();
+        self.input.drain(..blank);
+        if let Some(head_end) = find_head_end(&self.input) {
+            if head_end > HEAD_LIMIT {
+                return Step::Go(
+                    self.refuse(None, error_response(Status::HEADERS_TOO_LARGE, "", root)),
+                );
+            }
+            let head: Vec<u8> = self.input.drain(..head_end).collect();
+            return Step::Go(self.start_request(&head, root));
+        }
+        if self.input.len() > HEAD_LIMIT {
+            return Step::Go(
+                self.refuse(None, error_response(Status::HEADERS_TOO_LARGE, "", root)),
+            );
+        }
+        if self.input_ended || (self.stopping && self.input.is_empty()) {
+            // The client left (between requests, or half way through a head), or
+            // we are stopping and nothing is in flight here.
+            return Step::Stop(State::Closed, Waiting::Closed);
+        }
+        match self.receive(now) {
+            Received::Bytes | Received::End => Step::Go(State::ReadingHead),
+            Received::WouldBlock => Step::Stop(State::ReadingHead, Waiting::ForInput),
+            Received::Broken => Step::Stop(State::Closed, Waiting::Closed),
+        }
+    }
+    // ANCHOR_END: read_head
+
+    // ANCHOR: start_request
+    /// Decides what a complete head leads to: a body to skip, an answer, or a
+    /// refusal that closes the connection.
+    fn start_request(&mut self, head: &[u8], root: &Path) -> State {
+        let request = match parse_request_head(head) {
+            Ok(request) => request,
+            Err(error) => return self.refuse(None, response_to_bad_request(&error, root)),
+        };
+        match request.body_length() {
+            Ok(BodyLength::None) => self.answer(request, root),
+            Ok(BodyLength::Fixed(length)) if length <= BODY_LIMIT => State::SkippingBody {
+                left: length,
+                request,
+            },
+            Ok(BodyLength::Fixed(_)) => {
+                let response = error_response(Status::CONTENT_TOO_LARGE, "", root);
+                self.refuse(Some(request), response)
+            }
+            // Decoding chunks only to throw them away is not worth the code (and
+            // the bugs): 411 says "send a Content-Length instead".
+            Ok(BodyLength::Chunked) => {
+                let response = error_response(Status::LENGTH_REQUIRED, "", root);
+                self.refuse(Some(request), response)
+            }
+            Err(error) => self.refuse(Some(request), response_to_bad_request(&error, root)),
+        }
+    }
+
+    /// The answer to a complete request: kept alive if the client wants it.
+    fn answer(&mut self, request: Request, root: &Path) -> State {
+        let keep_alive = request.wants_keep_alive() && !self.stopping;
+        let response = respond(&request, root);
+        self.start_sending(Some(request), response, keep_alive)
+    }
+
+    /// An answer after which the connection closes: once we refuse a request we
+    /// cannot tell where the next one would start.
+    fn refuse(&mut self, request: Option<Request>, response: Response) -> State {
+        self.start_sending(request, response, false)
+    }
+    // ANCHOR_END: start_request
+
+    fn start_sending(
+        &mut self,
+        request: Option<Request>,
+        response: Response,
+        keep_alive: bool,
+    ) -> State {
+        let exchange = Exchange {
+            request,
+            status: response.status,
+            keep_alive,
+        };
+        match Outgoing::new(response, keep_alive) {
+            Ok(outgoing) => State::Sending { outgoing, exchange },
+            // The file could not be read after all: there is nothing honest to send.
+            Err(_) => State::Closed,
+        }
+    }
+
+    /// Throws away what has arrived of a body, reads more if needed, then answers.
+    fn skip_body(&mut self, left: u64, request: Request, root: &Path, now: Instant) -> Step {
+        let from_input =
+            usize::try_from(left).map_or(self.input.len(), |left| left.min(self.input.len()));
+        self.input.drain(..from_input);
+        let left = left - from_input as u64;
+        if left == 0 {
+            return Step::Go(self.answer(request, root));
+        }
+        if self.input_ended {
+            return Step::Stop(State::Closed, Waiting::Closed);
+        }
+        let state = State::SkippingBody { left, request };
+        match self.receive(now) {
+            Received::Bytes | Received::End => Step::Go(state),
+            Received::WouldBlock => Step::Stop(state, Waiting::ForInput),
+            Received::Broken => Step::Stop(State::Closed, Waiting::Closed),
+        }
+    }
+
+    // ANCHOR: send
+    /// Sends what the socket takes. Once the answer is gone: the next request,
+    /// or a gentle close.
+    fn send(
+        &mut self,
+        mut outgoing: Outgoing,
+        exchange: Exchange,
+        log: &AccessLog,
+        now: Instant,
+    ) -> Step {
+        let sent_before = outgoing.bytes_sent();
+        let outcome = outgoing.write_to(&mut self.stream);
+        if outgoing.bytes_sent() > sent_before {
+            self.last_activity = now;
+        }
+        let body_bytes = match outcome {
+            Ok(WriteOutcome::SocketFull) => {
+                return Step::Stop(State::Sending { outgoing, exchange }, Waiting::ForOutput);
+            }
+            Ok(WriteOutcome::Finished) => outgoing.body_length(),
+            Err(_) => 0, // the client went away
+        };
+        log.record(
+            self.peer,
+            exchange.request.as_ref(),
+            exchange.status,
+            body_bytes,
+        );
+        match outcome {
+            Ok(_) if exchange.keep_alive => Step::Go(State::ReadingHead),
+            Ok(_) => Step::Go(self.close_gently()),
+            Err(_) => Step::Stop(State::Closed, Waiting::Closed),
+        }
+    }
+    // ANCHOR_END: send
+
+    // ANCHOR: close_gently
+    /// Closes after a last answer without risking a reset.
+    ///
+    /// We stop reading while we answer, so the client may have sent more that we
+    /// never read; closing a socket with unread input makes the kernel send a
+    /// reset (RST), which can destroy our answer before the client reads it. So
+    /// we shut down writing (our FIN follows the answer), then read and throw
+    /// away until the client closes too. The idle timeout bounds the wait.
+    fn close_gently(&mut self) -> State {
+        self.input.clear();
+        match self.stream.shutdown(Shutdown::Write) {
+            Ok(()) => State::Lingering,
+            Err(_) => State::Closed,
+        }
+    }
+
+    fn linger(&mut self) -> Step {
+        let mut discard = [0; 4096];
+        match self.stream.read(&mut discard) {
+            Ok(count) if count > 0 => Step::Go(State::Lingering),
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                Step::Stop(State::Lingering, Waiting::ForInput)
+            }
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => Step::Go(State::Lingering),
+            // The client closed (or reset) its side: now ours can close.
+            Ok(_) | Err(_) => Step::Stop(State::Closed, Waiting::Closed),
+        }
+    }
+    // ANCHOR_END: close_gently
+
+    // ANCHOR: receive
+    /// One read into `input`.
+    fn receive(&mut self, now: Instant) -> Received {
+        let mut chunk = [0; READ_CHUNK];
+        loop {
+            return match self.stream.read(&mut chunk) {
+                Ok(0) => {
+                    // The client closed its side. It may still read: what it sent
+                    // before closing is answered, then we close too.
+                    self.input_ended = true;
+                    Received::End
+                }
+                Ok(count) => {
+                    self.input.extend_from_slice(&chunk[..count]);
+                    self.last_activity = now;
+                    Received::Bytes
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => Received::WouldBlock,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => Received::Broken,
+            };
+        }
+    }
+    // ANCHOR_END: receive
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::io::Write;
+    use std::net::TcpListener;
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    /// A connected pair over loopback: our client end and the server's `Connection`.
+    fn pair() -> (TcpStream, Connection) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (stream, peer) = listener.accept().unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        (
+            client,
+            Connection::new(stream, peer, Instant::now()).unwrap(),
+        )
+    }
+
+    fn root(name: &str) -> PathBuf {
+        let root = std::env::temp_dir().join(format!("common-conn-{name}-{}", std::process::id()));
+        fs::create_dir_all(&root).unwrap();
+        fs::write(root.join("a.txt"), "AAA").unwrap();
+        fs::write(root.join("b.txt"), "BBBB").unwrap();
+        root
+    }
+
+    /// Advances the connection until it waits for input again (or closes).
+    fn run_until_idle(connection: &mut Connection, root: &Path) -> Waiting {
+        let log = AccessLog::new(true);
+        for _ in 0..100 {
+            match connection.advance(root, &log, Instant::now()) {
+                Waiting::ForOutput | Waiting::ForNextTurn => continue,
+                waiting => return waiting,
+            }
+        }
+        panic!("the connection never settled");
+    }
+
+    fn read_available(client: &mut TcpStream) -> String {
+        std::thread::sleep(Duration::from_millis(50));
+        client.set_nonblocking(true).unwrap();
+        let mut bytes = Vec::new();
+        let _ = client.read_to_end(&mut bytes);
+        client.set_nonblocking(false).unwrap();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    #[test]
+    fn pipelined_requests_with_a_body_are_answered_in_order() {
+        let root = root("pipeline");
+        let (mut client, mut connection) = pair();
+        client
+            .write_all(
+                b"POST /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 19\r\n\r\n\
+                  GET /a.txt HTTP/1.1\
+                  GET /b.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+            )
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(run_until_idle(&mut connection, &root), Waiting::ForInput);
+        let answers = read_available(&mut client);
+        let first = answers.find("405 Method Not Allowed").unwrap();
+        let second = answers.find("BBBB").unwrap();
+        assert!(first < second, "{answers}");
+        assert!(
+            !answers.contains("AAA"),
+            "the body was read as a request: {answers}"
+        );
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_chunked_body_is_refused_and_the_connection_closes() {
+        let root = root("chunked");
+        let (mut client, mut connection) = pair();
+        client
+            .write_all(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+            .unwrap();
+        client.shutdown(Shutdown::Write).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(run_until_idle(&mut connection, &root), Waiting::Closed);
+        let answer = read_available(&mut client);
+        assert!(
+            answer.starts_with("HTTP/1.1 411 Length Required\r\n"),
+            "{answer}"
+        );
+        assert!(answer.contains("Connection: close\r\n"), "{answer}");
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn stopping_closes_an_idle_connection_at_once() {
+        let root = root("stop");
+        let (_client, mut connection) = pair();
+        assert_eq!(run_until_idle(&mut connection, &root), Waiting::ForInput);
+        connection.stop_after_current_response();
+        assert_eq!(run_until_idle(&mut connection, &root), Waiting::Closed);
+        fs::remove_dir_all(root).unwrap();
+    }
+}

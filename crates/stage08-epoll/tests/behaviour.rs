@@ -1,0 +1,153 @@
+//! Stage 8 against the checker, level- and edge-triggered; the edge-triggered
+//! mistake stalling under load; running out of file descriptors; 10,000 idle
+//! connections; and stopping on a signal.
+
+// A panic in a test is a failed test, which is what an unwrap here should mean.
+#![allow(clippy::unwrap_used)]
+
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use checker::client::Connection;
+use checker::graceful_stop::in_flight_answer_survives;
+use checker::harness::{
+    ServerProcess, SiteCopy, run_expecting_startup_error, startup_errors_are_one_line,
+};
+use checker::process_stats::{cpu_seconds, open_descriptors};
+
+const SERVER: &str = env!("CARGO_BIN_EXE_stage08-epoll");
+const EDGE_ONCE_MISTAKE: &str = env!("CARGO_BIN_EXE_mistake-edge-once");
+
+/// A short idle timeout, so the checker's idle-timeout check is quick.
+const IDLE_TIMEOUT_SECS: u64 = 2;
+
+fn passes_every_check(extra: &[&str]) {
+    let timeout = IDLE_TIMEOUT_SECS.to_string();
+    let arguments = [&["--idle-timeout", timeout.as_str()], extra].concat();
+    let server = ServerProcess::start(SERVER, &arguments).unwrap();
+    let mut target = server.target();
+    target.idle_timeout = Some(Duration::from_secs(IDLE_TIMEOUT_SECS));
+    let report = checker::check_stage(&target, 8).unwrap();
+    assert!(report.all_passed(), "{report}");
+    assert_eq!(report.skipped(), 0, "{report}");
+}
+
+#[test]
+fn passes_the_stage_8_checks_level_triggered() {
+    passes_every_check(&[]);
+}
+
+#[test]
+fn passes_the_stage_8_checks_edge_triggered() {
+    passes_every_check(&["--edge"]);
+}
+
+/// Edge-triggered, one accept per event: 50 clients that connect at once are
+/// one event and one accept; the others are never reported again.
+#[test]
+fn edge_once_mistake_stalls_under_load() {
+    let server = ServerProcess::start(EDGE_ONCE_MISTAKE, &[]).unwrap();
+    let report = checker::run(&server.target(), 8, Some("sustained-load"), |_| {}).unwrap();
+    assert_eq!(report.failures(), ["sustained-load"], "{report}");
+}
+
+#[test]
+fn sigterm_finishes_the_answer_in_flight_then_exits() {
+    let mut server = ServerProcess::start(SERVER, &[]).unwrap();
+    in_flight_answer_survives(&mut server, "TERM").unwrap();
+}
+
+#[test]
+fn sigint_does_the_same_edge_triggered() {
+    let mut server = ServerProcess::start(SERVER, &["--edge"]).unwrap();
+    in_flight_answer_survives(&mut server, "INT").unwrap();
+}
+
+#[test]
+fn startup_errors_are_one_clear_line() {
+    startup_errors_are_one_line(SERVER).unwrap();
+    let (code, stderr) = run_expecting_startup_error(SERVER, &["--idle-timeout", "0"]).unwrap();
+    assert_eq!(code, Some(1));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+fn get(connection: &mut Connection) -> u16 {
+    connection.send(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n");
+    match connection.read_reply(true) {
+        Ok(reply) => reply.status,
+        Err(error) => panic!("no answer: {}", error.describe()),
+    }
+}
+
+/// Under `ulimit -n 64`, 80 clients connect. Once the server has used every
+/// descriptor it may open, `accept` fails with EMFILE while clients wait in the
+/// queue. The server must not spin on that; it must keep answering the
+/// connections it has (503 when it cannot open the file, never 404); and once
+/// some connections close, the waiting clients must be served.
+#[test]
+fn out_of_descriptors_no_spin_and_recovery() {
+    let site = SiteCopy::new().unwrap();
+    let root = site.path.to_string_lossy().into_owned();
+    let mut server = ServerProcess::start_raw(Command::new("sh").args([
+        "-c",
+        "ulimit -n 64 && exec \"$0\" \"$@\"",
+        SERVER,
+        "--addr",
+        "127.0.0.1:0",
+        "--root",
+        &root,
+        "--quiet",
+    ]))
+    .unwrap();
+    let mut clients: Vec<Connection> = (0..80)
+        .map(|_| Connection::open(server.addr).unwrap())
+        .collect();
+    thread::sleep(Duration::from_millis(300));
+
+    let before = cpu_seconds(server.pid()).unwrap();
+    let started = Instant::now();
+    thread::sleep(Duration::from_secs(1));
+    let share = (cpu_seconds(server.pid()).unwrap() - before) / started.elapsed().as_secs_f64();
+    assert!(
+        share < 0.3,
+        "{:.0}% of a core while out of descriptors: the loop spins on EMFILE",
+        share * 100.0
+    );
+
+    // The first client was accepted; opening index.html needs one more descriptor.
+    assert_eq!(get(&mut clients[0]), 503);
+
+    // Thirty clients leave; the server closes their sockets and can accept again.
+    clients.drain(1..=30);
+    let last = clients.len() - 1;
+    assert_eq!(
+        get(&mut clients[last]),
+        200,
+        "a client that waited in the queue"
+    );
+    assert!(server.is_running());
+    drop(server); // the server closes first, so the clients' ports are free at once
+}
+
+/// Holds 10,000 kept-alive connections (each asked one question) and still
+/// answers a new client at once. Each connection costs the server one
+/// descriptor and a few hundred bytes; none costs it any CPU while idle.
+#[test]
+fn holds_ten_thousand_idle_connections_and_answers_a_new_one() {
+    const IDLE: usize = 10_000;
+    let server = ServerProcess::start(SERVER, &["--idle-timeout", "60"]).unwrap();
+    let mut idle = Vec::with_capacity(IDLE);
+    for _ in 0..IDLE {
+        let mut connection = Connection::open(server.addr).unwrap();
+        connection.send(b"HEAD / HTTP/1.1\r\nHost: test\r\n\r\n");
+        connection.read_reply(false).unwrap();
+        idle.push(connection);
+    }
+    let held = open_descriptors(server.pid()).unwrap();
+    assert!(held >= IDLE, "the server holds only {held} descriptors");
+    let mut newcomer = Connection::open(server.addr).unwrap();
+    assert_eq!(get(&mut newcomer), 200);
+    drop(server); // the server closes first, so the clients' ports are free at once
+    drop(idle);
+}

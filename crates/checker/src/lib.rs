@@ -10,6 +10,7 @@
 //! - [`client`]: a raw HTTP client that keeps every byte;
 //! - [`target`]: the server under test and the files planted under its root;
 //! - [`report`] and [`show`]: how results are told;
+//! - [`process`]: what `/proc` says about the server's process (threads, children);
 //! - [`harness`]: starting a stage's binary on port 0, for the workspace's tests.
 //!
 //! Used from the command line: `cargo run -p checker -- http://127.0.0.1:7802/ --stage 2`.
@@ -17,6 +18,7 @@
 pub mod checks;
 pub mod client;
 pub mod harness;
+pub mod process;
 pub mod report;
 pub mod show;
 pub mod target;

@@ -11,6 +11,7 @@ use std::ops::RangeInclusive;
 use crate::report::Failure;
 use crate::target::{Context, Exchange};
 
+mod concurrency;
 mod errors;
 mod exchange;
 mod files;
@@ -38,6 +39,7 @@ pub fn all() -> Vec<Check> {
         files::checks(),
         errors::checks(),
         traversal::checks(),
+        concurrency::checks(),
     ]
     .concat()
 }

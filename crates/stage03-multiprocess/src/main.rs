@@ -82,7 +82,7 @@ fn serve_with_a_process_each(listener: TcpListener, root: &Path, log: &AccessLog
         }
         let (stream, peer) = match listener.accept() {
             Ok(accepted) => accepted,
-            // Another wake-up found the queue empty (the client left already).
+            // The queue was empty after all: go back to waiting.
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
             Err(error) => {
                 eprintln!("{NAME}: accept failed: {error}");

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use common::blocking::BlockingStream;
 
+// ANCHOR: newtype
 /// A connection served by a coroutine.
 pub struct CoroutineStream(pub may::net::TcpStream);
 
@@ -46,3 +47,4 @@ impl BlockingStream for CoroutineStream {
         self.0.set_read_timeout(timeout)
     }
 }
+// ANCHOR_END: newtype

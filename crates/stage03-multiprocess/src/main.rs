@@ -50,10 +50,12 @@ fn main() {
         "serves each connection from a process of its own",
     )
     .parse();
-    let listener = listen_or_exit(NAME, &mut arguments.server);
+    // Signals first: from the moment the `listening on` line is out, a Ctrl-C
+    // must mean an orderly stop.
     if let Err(error) = signals::install() {
         exit_with_startup_error(NAME, &format!("cannot set up signal handling: {error}"));
     }
+    let listener = listen_or_exit(NAME, &mut arguments.server);
     if let Err(error) = listener.set_nonblocking(true) {
         exit_with_startup_error(
             NAME,
@@ -168,11 +170,9 @@ fn reap_finished_children() -> usize {
 /// After a stop request: waits until every child has finished its response.
 /// A second Ctrl-C stops waiting; the children then finish on their own.
 fn wait_for_children(children: usize) {
-    if children > 0 {
-        eprintln!(
-            "stopping: no new connections, waiting for {children} child process(es) to finish (again to quit now)"
-        );
-    }
+    eprintln!(
+        "stopping: no new connections, waiting for {children} child process(es) to finish (again to quit now)"
+    );
     signals::allow_interruptions();
     loop {
         match waitpid(Pid::from_raw(-1), None) {

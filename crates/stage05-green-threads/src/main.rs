@@ -51,7 +51,8 @@ fn main() {
         .option(
             "--stack-words",
             "N",
-            "each coroutine's stack, in machine WORDS, not bytes [default: 4096, 32 KiB]",
+            "each coroutine's stack, in machine WORDS, not bytes; an odd number makes may \
+             print each coroutine's stack use [default: 4096, 32 KiB]",
         )
         .option(
             "--read-timeout",

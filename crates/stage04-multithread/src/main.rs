@@ -58,6 +58,10 @@ fn main() {
     if pool_size == Some(0) || !(read_timeout.is_finite() && read_timeout > 0.0) {
         exit_with_startup_error(NAME, "--pool and --read-timeout must be above zero");
     }
+    // Hold Ctrl-C and SIGTERM back from the start: `stop_on_signal` can only take
+    // them up once the listener exists, and one that came in between must wait
+    // for it rather than end the process.
+    let _ = common::shutdown::stop_signals().thread_block();
     let listener = listen_or_exit(NAME, &mut arguments.server);
     let stop = stop_on_signal(&listener);
     let site = Arc::new(Site {

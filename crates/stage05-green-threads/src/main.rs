@@ -74,6 +74,10 @@ fn main() {
             "--workers and --read-timeout must be above zero, --stack-words at least 512",
         );
     }
+    // Hold Ctrl-C and SIGTERM back from the start: `stop_on_signal` can only take
+    // them up once the listener exists, and one that came in between must wait
+    // for it rather than end the process.
+    let _ = common::shutdown::stop_signals().thread_block();
     let listener = listen_or_exit(NAME, &mut arguments.server);
     compile_the_request_parser();
     // Before `may` starts its threads: they must inherit the blocked signals.

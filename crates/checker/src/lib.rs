@@ -12,7 +12,9 @@
 //! - [`report`] and [`show`]: how results are told;
 //! - [`harness`]: starting a stage's binary on port 0, for the workspace's tests;
 //! - [`graceful_stop`]: whether a server the tests started stops cleanly on a signal;
-//! - [`process_stats`]: a server's CPU time and open descriptors, from `/proc`.
+//! - [`process`] and [`process_stats`]: what `/proc` says about the server's process
+//!   (threads, children, zombies, CPU time, open descriptors);
+//! - [`exercises`]: the exercises at the ends of the chapters, for `scripts/exercise`.
 //!
 //! Used from the command line: `cargo run -p checker -- http://127.0.0.1:7802/ --stage 2`.
 
@@ -21,6 +23,7 @@ pub mod client;
 pub mod exercises;
 pub mod graceful_stop;
 pub mod harness;
+pub mod process;
 pub mod process_stats;
 pub mod report;
 pub mod show;

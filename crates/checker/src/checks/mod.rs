@@ -11,6 +11,7 @@ use std::ops::RangeInclusive;
 use crate::report::Failure;
 use crate::target::{Context, Exchange};
 
+mod concurrency;
 mod errors;
 mod event_loop;
 mod exchange;
@@ -41,6 +42,7 @@ pub fn all() -> Vec<Check> {
         files::checks(),
         errors::checks(),
         traversal::checks(),
+        concurrency::checks(),
         event_loop::checks(),
         keep_alive::checks(),
     ]

@@ -367,11 +367,27 @@ fn watch(chosen: Option<&'static Exercise>) -> Result<(), String> {
     }
 }
 
+/// How many exercises `verify` checks at once: each runs its own server.
+const VERIFY_IN_PARALLEL: usize = 3;
+
 fn verify(pristine: bool) -> Result<(), String> {
-    let mut problems = Vec::new();
-    for exercise in EXERCISES {
+    // One build of everything first, so the checks below do not queue for Cargo.
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = Command::new(cargo)
+        .args(["build", "--quiet", "-p", "exercises", "--bins"])
+        .current_dir(workspace())
+        .status()
+        .map_err(|error| format!("cannot run cargo: {error}"))?;
+    if !built.success() {
+        return Err("the exercises crate does not build".into());
+    }
+    let evaluations = in_parallel(EXERCISES, VERIFY_IN_PARALLEL, |exercise| {
         let start = evaluate(exercise, &format!("start-{}", exercise.id), true);
         let solution = evaluate(exercise, &format!("solution-{}", exercise.id), true);
+        (start, solution)
+    });
+    let mut problems = Vec::new();
+    for (exercise, (start, solution)) in EXERCISES.iter().zip(evaluations) {
         let start_text = match &start {
             Evaluation::Checked { own, stage }
                 if !own.all_passed() && stage.as_ref().is_none_or(Report::all_passed) =>
@@ -426,6 +442,33 @@ fn verify(pristine: bool) -> Result<(), String> {
     } else {
         Err(problems.join("\n"))
     }
+}
+
+/// `work` applied to every item, on up to `threads` threads at once, in order.
+fn in_parallel<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    work: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(Vec::new());
+    thread::scope(|scope| {
+        for _ in 0..threads.min(items.len()) {
+            scope.spawn(|| {
+                loop {
+                    let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(item) = items.get(index) else { break };
+                    let result = work(item);
+                    if let Ok(mut results) = results.lock() {
+                        results.push((index, result));
+                    }
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_default();
+    results.sort_by_key(|(index, _)| *index);
+    results.into_iter().map(|(_, result)| result).collect()
 }
 
 fn describe(evaluation: &Evaluation) -> String {

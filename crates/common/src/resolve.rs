@@ -3,14 +3,22 @@
 //! The tempting version is `format!("{root}{path}")`. Then `GET /../../etc/passwd`
 //! walks out of the root, and so do its disguises: `%2e%2e` is `..` once decoded,
 //! `%2f` is a slash, a symlink inside the root may point anywhere. So the path is
-//! decoded first, split into segments, checked segment by segment, and the file the
-//! kernel finally names (after following every symlink) must still lie under the
-//! root. Nothing is opened before all of that holds.
+//! decoded first, split into segments, and checked segment by segment; then the
+//! file is opened by the kernel *beneath* the root, with `openat2` and
+//! `RESOLVE_BENEATH`, which refuses, in the same system call that opens the file,
+//! any path that would step outside the root, symlinks included.
 
 use std::ffi::OsStr;
+use std::fs::File;
 use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, OpenHow, ResolveFlag, open, openat2};
+use nix::sys::stat::Mode;
 
 /// Why a URL path does not name a file we may serve.
 #[derive(Debug)]
@@ -55,9 +63,14 @@ pub fn percent_decode(text: &str) -> Result<Vec<u8>, ResolveError> {
 // ANCHOR_END: percent_decode
 
 // ANCHOR: resolve_under_root
-/// The file or folder that `url_path` (still percent-encoded, without its query
-/// string) names under `root`. `root` must be canonical (absolute, no symlinks),
-/// as [`crate::cli::listen_or_exit`] makes it.
+/// The path of the file or folder that `url_path` (still percent-encoded,
+/// without its query string) names under `root`, for code that needs a path
+/// rather than an open file (a folder to list, say). `root` must be canonical
+/// (absolute, no symlinks), as [`crate::cli::listen_or_exit`] makes it.
+///
+/// This checks, then the caller uses: between the two, someone who can write
+/// under the root could swap in a symlink. To serve a file, use
+/// [`open_file_under_root`], where the kernel checks as it opens.
 pub fn resolve_under_root(root: &Path, url_path: &str) -> Result<PathBuf, ResolveError> {
     if !url_path.starts_with('/') {
         return Err(ResolveError::BadPath("the path does not start with /"));
@@ -67,16 +80,99 @@ pub fn resolve_under_root(root: &Path, url_path: &str) -> Result<PathBuf, Resolv
     confirm_under_root(root, &root.join(relative))
 }
 
-/// Like [`resolve_under_root`], but a folder means the `index.html` inside it,
-/// which must itself stay under the root (it could be a symlink that points out).
-pub fn resolve_file_under_root(root: &Path, url_path: &str) -> Result<PathBuf, ResolveError> {
-    let found = resolve_under_root(root, url_path)?;
-    if found.is_dir() {
-        return confirm_under_root(root, &found.join("index.html"));
-    }
-    Ok(found)
+// ANCHOR_END: resolve_under_root
+
+// ANCHOR: open_file_under_root
+/// A file opened to be served.
+#[derive(Debug)]
+pub struct OpenedFile {
+    pub file: File,
+    /// Its length when it was opened: the `Content-Length` to announce.
+    pub length: u64,
+    /// Its path under the root, whose extension tells the `Content-Type`.
+    pub relative: PathBuf,
 }
 
+/// Opens the file that `url_path` (still percent-encoded, without its query
+/// string) names under `root`; a folder means the `index.html` inside it.
+///
+/// The segments are checked first, so a climbing path gets a clear `400`. Then
+/// the kernel itself keeps us under the root: `openat2` with `RESOLVE_BENEATH`
+/// opens the path relative to the root folder and fails with `EXDEV` if any
+/// step of resolving it, a symlink included, would leave that folder. The check
+/// and the open are one system call, so nothing can swap a symlink in between.
+pub fn open_file_under_root(root: &Path, url_path: &str) -> Result<OpenedFile, ResolveError> {
+    if !url_path.starts_with('/') {
+        return Err(ResolveError::BadPath("the path does not start with /"));
+    }
+    let mut relative = relative_path(&percent_decode(url_path)?)?;
+    let mut file = open_beneath(root, &relative)?;
+    let mut metadata = file.metadata().map_err(ResolveError::Io)?;
+    if metadata.is_dir() {
+        relative.push("index.html");
+        file = open_beneath(root, &relative)?;
+        metadata = file.metadata().map_err(ResolveError::Io)?;
+    }
+    if !metadata.is_file() {
+        return Err(ResolveError::NotFound); // a socket, a device: not something we serve
+    }
+    Ok(OpenedFile {
+        file,
+        length: metadata.len(),
+        relative,
+    })
+}
+
+/// Opens `relative` for reading, beneath the root folder.
+fn open_beneath(root: &Path, relative: &Path) -> Result<File, ResolveError> {
+    // The root itself is "." beneath itself.
+    let relative = if relative.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        relative
+    };
+    let how = OpenHow::new()
+        .flags(OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY)
+        .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    let opened = with_root_folder(root, |folder| openat2(folder, relative, how))
+        .map_err(ResolveError::Io)?;
+    match opened {
+        Ok(descriptor) => Ok(File::from(descriptor)),
+        // A kernel older than 5.6 has no openat2: check with realpath, then open.
+        Err(Errno::ENOSYS) => {
+            let path = confirm_under_root(root, &root.join(relative))?;
+            File::open(path).map_err(ResolveError::Io)
+        }
+        Err(Errno::ENOENT | Errno::ENOTDIR) => Err(ResolveError::NotFound),
+        // EXDEV: the path would leave the root. ELOOP: a symlink loop, or a magic
+        // link such as /proc/self/root.
+        Err(Errno::EXDEV | Errno::ELOOP | Errno::EACCES | Errno::EPERM) => {
+            Err(ResolveError::Forbidden)
+        }
+        Err(errno) => Err(ResolveError::Io(errno.into())),
+    }
+}
+
+/// Runs `open` with the root folder opened as a descriptor. A server has one
+/// root, so the first one opened is kept for the life of the process (an
+/// `O_PATH` descriptor: it names the folder, it cannot read it); any other root
+/// is opened for the call and closed after it.
+fn with_root_folder<T>(root: &Path, open_in: impl FnOnce(BorrowedFd) -> T) -> io::Result<T> {
+    static FIRST_ROOT: OnceLock<(PathBuf, OwnedFd)> = OnceLock::new();
+    if let Some((path, folder)) = FIRST_ROOT.get() {
+        if path == root {
+            return Ok(open_in(folder.as_fd()));
+        }
+    }
+    let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let folder = open(root, flags, Mode::empty())?;
+    let result = open_in(folder.as_fd());
+    let _ = FIRST_ROOT.set((root.to_path_buf(), folder));
+    Ok(result)
+}
+// ANCHOR_END: open_file_under_root
+
+// ANCHOR: relative_path
 /// Checks each segment of a decoded path and joins the good ones. Empty segments
 /// (`//`) and `.` are skipped; anything that could climb or confuse is refused.
 fn relative_path(decoded: &[u8]) -> Result<PathBuf, ResolveError> {
@@ -97,7 +193,9 @@ fn relative_path(decoded: &[u8]) -> Result<PathBuf, ResolveError> {
     }
     Ok(relative)
 }
+// ANCHOR_END: relative_path
 
+// ANCHOR: confirm_under_root
 /// Follows every symlink in `candidate` and checks that the real file is still
 /// under `root`. This is what stops a symlink inside the root that points out.
 pub fn confirm_under_root(root: &Path, candidate: &Path) -> Result<PathBuf, ResolveError> {
@@ -114,7 +212,7 @@ pub fn confirm_under_root(root: &Path, candidate: &Path) -> Result<PathBuf, Reso
         Err(ResolveError::Forbidden)
     }
 }
-// ANCHOR_END: resolve_under_root
+// ANCHOR_END: confirm_under_root
 
 #[cfg(test)]
 mod tests {
@@ -145,20 +243,32 @@ mod tests {
         assert!(percent_decode("/a%zz").is_err());
     }
 
+    /// What `open_file_under_root` opened: its path under the root and its bytes.
+    fn opened(root: &Path, url_path: &str) -> Result<(PathBuf, String), ResolveError> {
+        let mut opened = open_file_under_root(root, url_path)?;
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut opened.file, &mut text).unwrap();
+        assert_eq!(opened.length, text.len() as u64);
+        Ok((opened.relative, text))
+    }
+
     #[test]
     fn serves_files_folders_and_inner_symlinks() {
         let (root, base) = fixture("good");
-        let file = |path| resolve_file_under_root(&root, path).unwrap();
+        let file = |path| opened(&root, path).unwrap();
         assert_eq!(resolve_under_root(&root, "/").unwrap(), root);
         assert_eq!(
             resolve_under_root(&root, "/docs/").unwrap(),
             root.join("docs")
         );
-        assert_eq!(file("/"), root.join("index.html"));
-        assert_eq!(file("/docs/"), root.join("docs/index.html"));
-        assert_eq!(file("//docs"), root.join("docs/index.html"));
-        assert_eq!(file("/a%20b.html"), root.join("a b.html"));
-        assert_eq!(file("/home.html"), root.join("index.html"));
+        assert_eq!(file("/"), (PathBuf::from("index.html"), "home".into()));
+        assert_eq!(
+            file("/docs/"),
+            (PathBuf::from("docs/index.html"), "docs".into())
+        );
+        assert_eq!(file("//docs").1, "docs");
+        assert_eq!(file("/a%20b.html").1, "space");
+        assert_eq!(file("/home.html").1, "home");
         fs::remove_dir_all(base).unwrap();
     }
 
@@ -176,18 +286,30 @@ mod tests {
             "/index.html%00.png",
             "index.html",
         ] {
+            let result = opened(&root, path);
+            assert!(
+                matches!(result, Err(ResolveError::BadPath(_))),
+                "{path}: {result:?}"
+            );
             let result = resolve_under_root(&root, path);
             assert!(
                 matches!(result, Err(ResolveError::BadPath(_))),
                 "{path}: {result:?}"
             );
         }
-        let through_symlink = resolve_under_root(&root, "/escape.txt");
-        assert!(matches!(through_symlink, Err(ResolveError::Forbidden)));
+        // The kernel refuses the symlinks that point out (openat2 says EXDEV).
+        assert!(matches!(
+            opened(&root, "/escape.txt"),
+            Err(ResolveError::Forbidden)
+        ));
+        assert!(matches!(
+            resolve_under_root(&root, "/escape.txt"),
+            Err(ResolveError::Forbidden)
+        ));
         fs::create_dir_all(root.join("outdex")).unwrap();
         std::os::unix::fs::symlink(base.join("secret.txt"), root.join("outdex/index.html"))
             .unwrap();
-        let index_out = resolve_file_under_root(&root, "/outdex/");
+        let index_out = opened(&root, "/outdex/");
         assert!(
             matches!(index_out, Err(ResolveError::Forbidden)),
             "{index_out:?}"
@@ -198,15 +320,17 @@ mod tests {
     #[test]
     fn missing_files_are_not_found() {
         let (root, base) = fixture("missing");
-        assert!(matches!(
-            resolve_under_root(&root, "/nope.html"),
-            Err(ResolveError::NotFound)
-        ));
-        assert!(matches!(
-            resolve_under_root(&root, "/index.html/x"),
-            Err(ResolveError::NotFound)
-        ));
+        for path in ["/nope.html", "/index.html/x", "/docs/nope/"] {
+            assert!(
+                matches!(opened(&root, path), Err(ResolveError::NotFound)),
+                "{path}"
+            );
+        }
         // An absolute path after the first slash stays under the root.
+        assert!(matches!(
+            opened(&root, "//etc/passwd"),
+            Err(ResolveError::NotFound)
+        ));
         assert!(matches!(
             resolve_under_root(&root, "//etc/passwd"),
             Err(ResolveError::NotFound)

@@ -10,7 +10,7 @@ use std::io;
 use std::path::Path;
 
 use crate::request::{Request, RequestError};
-use crate::resolve::{ResolveError, resolve_file_under_root};
+use crate::resolve::{OpenedFile, ResolveError, open_file_under_root};
 use crate::response::{Body, Response, Status};
 
 /// The methods this server answers. Anything else gets `405` and this list.
@@ -33,16 +33,17 @@ pub fn respond(request: &Request, root: &Path) -> Response {
             return response;
         }
     };
-    let mut response = match resolve_file_under_root(root, request.path()) {
-        Ok(path) => match open_file(&path) {
-            Ok((file, length)) => Response {
-                status: Status::OK,
-                content_type: content_type_for(&path),
-                extra_headers: Vec::new(),
-                body: Body::File { file, length },
-                omit_body: false,
-            },
-            Err(error) => error_response(status_for_io_error(&error), "", root),
+    let mut response = match open_file_under_root(root, request.path()) {
+        Ok(OpenedFile {
+            file,
+            length,
+            relative,
+        }) => Response {
+            status: Status::OK,
+            content_type: content_type_for(&relative),
+            extra_headers: Vec::new(),
+            body: Body::File { file, length },
+            omit_body: false,
         },
         Err(ResolveError::BadPath(reason)) => error_response(Status::BAD_REQUEST, reason, root),
         Err(ResolveError::Forbidden) => error_response(Status::FORBIDDEN, "", root),

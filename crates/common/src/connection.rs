@@ -101,6 +101,8 @@ struct Exchange {
     request: Option<Request>,
     status: Status,
     keep_alive: bool,
+    /// A refusal (400, 411, 413, 431): the client may still be sending.
+    refused: bool,
 }
 
 /// The result of one step: the state to go on from, and whether to stop there.
@@ -252,13 +254,13 @@ impl Connection {
     fn answer(&mut self, request: Request, root: &Path) -> State {
         let keep_alive = request.wants_keep_alive() && !self.stopping;
         let response = respond(&request, root);
-        self.start_sending(Some(request), response, keep_alive)
+        self.start_sending(Some(request), response, keep_alive, false)
     }
 
     /// An answer after which the connection closes: once we refuse a request we
     /// cannot tell where the next one would start.
     fn refuse(&mut self, request: Option<Request>, response: Response) -> State {
-        self.start_sending(request, response, false)
+        self.start_sending(request, response, false, true)
     }
     // ANCHOR_END: start_request
 
@@ -267,11 +269,13 @@ impl Connection {
         request: Option<Request>,
         response: Response,
         keep_alive: bool,
+        refused: bool,
     ) -> State {
         let exchange = Exchange {
             request,
             status: response.status,
             keep_alive,
+            refused,
         };
         match Outgoing::new(response, keep_alive) {
             Ok(outgoing) => State::Sending { outgoing, exchange },
@@ -330,7 +334,7 @@ impl Connection {
         );
         match outcome {
             Ok(_) if exchange.keep_alive => Step::Go(State::ReadingHead),
-            Ok(_) => Step::Go(self.close_gently()),
+            Ok(_) => Step::Go(self.close_gently(exchange.refused)),
             Err(_) => Step::Stop(State::Closed, Waiting::Closed),
         }
     }
@@ -340,15 +344,34 @@ impl Connection {
     /// Closes after a last answer without risking a reset.
     ///
     /// We stop reading while we answer, so the client may have sent more that we
-    /// never read; closing a socket with unread input makes the kernel send a
-    /// reset (RST), which can destroy our answer before the client reads it. So
-    /// we shut down writing (our FIN follows the answer), then read and throw
-    /// away until the client closes too. The idle timeout bounds the wait.
-    fn close_gently(&mut self) -> State {
+    /// have not read; closing a socket with unread input makes the kernel send a
+    /// reset (RST), which can destroy our answer before the client reads it.
+    /// After a refusal (the client may still be sending) or when more is already
+    /// here, we shut down writing (our FIN follows the answer), then read and
+    /// throw away until the client closes too; the idle timeout bounds the wait.
+    /// Otherwise one read that says `WouldBlock` proves nothing is waiting, and
+    /// a plain close is a clean FIN, without a round trip to wait for.
+    fn close_gently(&mut self, refused: bool) -> State {
+        if !refused && self.input.is_empty() && self.nothing_more_sent() {
+            return State::Closed;
+        }
         self.input.clear();
         match self.stream.shutdown(Shutdown::Write) {
             Ok(()) => State::Lingering,
             Err(_) => State::Closed,
+        }
+    }
+
+    /// Whether the socket holds no unread byte (or the client has closed).
+    fn nothing_more_sent(&mut self) -> bool {
+        let mut probe = [0; 1];
+        loop {
+            return match self.stream.read(&mut probe) {
+                Ok(0) => true,
+                Ok(_) => false,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => error.kind() == io::ErrorKind::WouldBlock,
+            };
         }
     }
 

@@ -32,6 +32,7 @@ Commands:
   verify        for teachers and CI: every starting point fails its checks and
                 every reference solution passes them (--pristine: and every
                 working copy is still its starting point)
+  table         every exercise as a Markdown table, for the teachers' page
 ";
 
 fn main() -> ExitCode {
@@ -66,6 +67,10 @@ fn main() -> ExitCode {
         },
         "reset" => exercise().and_then(reset),
         "verify" => verify(flag("--pristine")),
+        "table" => {
+            print!("{}", table());
+            Ok(())
+        }
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())
@@ -442,6 +447,38 @@ fn verify(pristine: bool) -> Result<(), String> {
     } else {
         Err(problems.join("\n"))
     }
+}
+
+/// Every exercise as a Markdown table: chapter, id, what it asks, its checks,
+/// and about how long it takes. The teachers' page includes it.
+fn table() -> String {
+    let mut text = String::from(
+        "<!-- Written by `scripts/exercise table`; scripts/test checks it is current. -->\n\n\
+         | chapter | exercise | what the student builds | checked by | minutes |\n\
+         |---:|---|---|---|---:|\n",
+    );
+    for exercise in EXERCISES {
+        let checks: Vec<String> = exercise
+            .checks
+            .iter()
+            .map(|name| format!("`{name}`"))
+            .collect();
+        text.push_str(&format!(
+            "| {} | `{}` | {} | {} | {} |\n",
+            exercise.chapter,
+            exercise.id,
+            squeeze(exercise.goal),
+            checks.join(", "),
+            exercise.minutes
+        ));
+    }
+    let total: u32 = EXERCISES.iter().map(|exercise| exercise.minutes).sum();
+    text.push_str(&format!(
+        "\n{} exercises, about {} hours in all.\n",
+        EXERCISES.len(),
+        (total + 30) / 60
+    ));
+    text
 }
 
 /// `work` applied to every item, on up to `threads` threads at once, in order.

@@ -11,7 +11,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use checker::client::{self, Connection};
-use checker::process_stats::cpu_seconds;
+use checker::process::cpu_seconds;
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 
 const USAGE: &str = "\

@@ -3,7 +3,7 @@
 //! and its open descriptors.
 //!
 //! Three files answer everything here. `/proc/PID/stat` is one line of numbers
-//! (state, parent, CPU ticks), read by [`Stat::read`] and nowhere else;
+//! (state, parent, CPU ticks), read by `Stat::read` and nowhere else;
 //! `/proc/PID/status` is `Name: value` lines meant for people (threads, resident
 //! memory); `/proc/PID/fd` holds one entry per open descriptor.
 //!

@@ -12,8 +12,8 @@
 //! - [`report`] and [`show`]: how results are told;
 //! - [`harness`]: starting a stage's binary on port 0, for the workspace's tests;
 //! - [`graceful_stop`]: whether a server the tests started stops cleanly on a signal;
-//! - [`process`] and [`process_stats`]: what `/proc` says about the server's process
-//!   (threads, children, zombies, CPU time, open descriptors);
+//! - [`process`]: what `/proc` says about the server's process (threads, children,
+//!   zombies, CPU time, memory, open descriptors), also for the `lab` crate;
 //! - [`exercises`]: the exercises at the ends of the chapters, for `scripts/exercise`.
 //!
 //! Used from the command line: `cargo run -p checker -- http://127.0.0.1:7802/ --stage 2`.
@@ -24,7 +24,6 @@ pub mod exercises;
 pub mod graceful_stop;
 pub mod harness;
 pub mod process;
-pub mod process_stats;
 pub mod report;
 pub mod show;
 pub mod target;

@@ -1,10 +1,11 @@
 //! `checker URL --stage N`: checks a running server against a stage's behaviour.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use checker::target::address_of;
 use checker::{LAST_STAGE, Target};
 
 const USAGE: &str = "\
@@ -154,23 +155,4 @@ fn parse(arguments: &[String]) -> Result<Option<Options>, String> {
 fn number<T: std::str::FromStr>(text: &str, flag: &str) -> Result<T, String> {
     text.parse()
         .map_err(|_| format!("{flag} wants a number, not '{text}'"))
-}
-
-/// `http://127.0.0.1:7802/` (or `localhost:7802`) as a socket address.
-fn address_of(url: &str) -> Result<SocketAddr, String> {
-    let rest = url.strip_prefix("http://").unwrap_or(url);
-    if url.starts_with("https://") {
-        return Err("the course's servers speak plain http://".into());
-    }
-    let authority = rest.split('/').next().unwrap_or_default();
-    let authority = if authority.contains(':') {
-        authority.to_string()
-    } else {
-        format!("{authority}:80")
-    };
-    authority
-        .to_socket_addrs()
-        .map_err(|error| format!("cannot resolve {authority}: {error}"))?
-        .next()
-        .ok_or_else(|| format!("{authority} has no address"))
 }

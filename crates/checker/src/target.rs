@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -27,6 +27,25 @@ pub struct Target {
     pub pid: Option<u32>,
     /// How long the server keeps an idle connection open (stages 7 and 8).
     pub idle_timeout: Option<Duration>,
+}
+
+/// `http://127.0.0.1:7802/` (or `localhost:7802`) as a socket address.
+pub fn address_of(url: &str) -> Result<SocketAddr, String> {
+    let rest = url.strip_prefix("http://").unwrap_or(url);
+    if url.starts_with("https://") {
+        return Err("the course's servers speak plain http://".into());
+    }
+    let authority = rest.split('/').next().unwrap_or_default();
+    let authority = if authority.contains(':') {
+        authority.to_string()
+    } else {
+        format!("{authority}:80")
+    };
+    authority
+        .to_socket_addrs()
+        .map_err(|error| format!("cannot resolve {authority}: {error}"))?
+        .next()
+        .ok_or_else(|| format!("{authority} has no address"))
 }
 
 /// Files the checker plants under the root (removed again when dropped), and a

@@ -6,7 +6,7 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::process;
+use checker::process::{thread_count, tree_cpu_seconds, tree_memory_bytes};
 
 /// What an idle connection has done before it falls silent.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -39,7 +39,7 @@ pub struct HoldResult {
     pub memory_before: Option<u64>,
     pub memory_after: Option<u64>,
     pub cpu_percent: Option<f64>,
-    pub threads_after: Option<u64>,
+    pub threads_after: Option<usize>,
     pub probe_millis: Vec<f64>,
     pub probe_failures: usize,
 }
@@ -47,16 +47,16 @@ pub struct HoldResult {
 const STEP_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub fn hold(options: &HoldOptions) -> HoldResult {
-    let memory_before = options.pid.map(process::tree_memory_bytes);
+    let memory_before = options.pid.and_then(|pid| tree_memory_bytes(pid).ok());
     let (held, open_failure) = open_idle_connections(options);
     // Let the server finish whatever the connections set off (threads started,
     // buffers allocated) before measuring it.
     std::thread::sleep(Duration::from_millis(500));
-    let memory_after = options.pid.map(process::tree_memory_bytes);
-    let threads_after = options.pid.and_then(process::thread_count);
+    let memory_after = options.pid.and_then(|pid| tree_memory_bytes(pid).ok());
+    let threads_after = options.pid.and_then(|pid| thread_count(pid).ok());
     let cpu_percent = options
         .pid
-        .map(|pid| cpu_percent_over(pid, options.cpu_window));
+        .and_then(|pid| cpu_percent_over(pid, options.cpu_window));
     let mut probe_millis = Vec::new();
     let mut probe_failures = 0;
     for _ in 0..options.probes {
@@ -152,13 +152,14 @@ fn timed_request(addr: SocketAddr, path: &str) -> io::Result<Duration> {
     Ok(started.elapsed())
 }
 
-/// The server's CPU use over `window`, in percent of one core.
-fn cpu_percent_over(pid: u32, window: Duration) -> f64 {
-    let before = process::tree_cpu_seconds(pid);
+/// The server's CPU use over `window`, in percent of one core; `None` when
+/// its process cannot be read.
+fn cpu_percent_over(pid: u32, window: Duration) -> Option<f64> {
+    let before = tree_cpu_seconds(pid).ok()?;
     let started = Instant::now();
     std::thread::sleep(window);
-    let used = process::tree_cpu_seconds(pid) - before;
-    100.0 * used / started.elapsed().as_secs_f64()
+    let used = tree_cpu_seconds(pid).ok()? - before;
+    Some(100.0 * used / started.elapsed().as_secs_f64())
 }
 
 /// Whether the server still holds this connection open: a read that would block

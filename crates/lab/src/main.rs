@@ -7,11 +7,12 @@
 //! tables.
 
 mod hold;
-mod process;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::time::Duration;
+
+use checker::process::tree_cpu_seconds;
 
 use hold::{HoldOptions, Idle, hold};
 
@@ -79,9 +80,11 @@ fn run(arguments: &[String]) -> Result<(), String> {
                 .parse()
                 .map_err(|_| "--pid wants a number")?;
             let seconds = number("--secs", 2.0)?;
-            let before = process::tree_cpu_seconds(pid);
+            let read_cpu =
+                || tree_cpu_seconds(pid).map_err(|error| format!("process {pid}: {error}"));
+            let before = read_cpu()?;
             std::thread::sleep(Duration::from_secs_f64(seconds));
-            let used = process::tree_cpu_seconds(pid) - before;
+            let used = read_cpu()? - before;
             println!("{{\"cpu_percent\":{:.2}}}", 100.0 * used / seconds);
             Ok(())
         }

@@ -14,7 +14,7 @@ use checker::graceful_stop::in_flight_answer_survives;
 use checker::harness::{
     ServerProcess, SiteCopy, run_expecting_startup_error, startup_errors_are_one_line,
 };
-use checker::process_stats::{cpu_seconds, open_descriptors};
+use checker::process::{cpu_seconds, open_descriptors};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_stage08-epoll");
 const EDGE_ONCE_MISTAKE: &str = env!("CARGO_BIN_EXE_mistake-edge-once");

@@ -6,6 +6,7 @@
 //! need the server's process id (`--pid`). Every wait here is bounded: a check
 //! that passes is quick, and one that fails gives up after a few seconds.
 
+use std::io;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -166,7 +167,7 @@ fn threads_back_to_baseline(context: &Context) -> Result<(), Failure> {
     // One request first, so threads started only once (a runtime's workers) exist
     // before the count is taken.
     expect_status(&context.get("/")?, 200)?;
-    let baseline = settled_thread_count(pid).ok_or_else(|| no_such_process(pid))?;
+    let baseline = settled_thread_count(pid).map_err(|error| no_such_process(pid, &error))?;
     let mut peak = baseline;
     {
         // 40 clients that ask and 10 that connect and leave without a word, all
@@ -201,7 +202,7 @@ fn threads_back_to_baseline(context: &Context) -> Result<(), Failure> {
     }
     let deadline = Instant::now() + CLEAN_UP_TIME;
     loop {
-        let now = thread_count(pid).ok_or_else(|| no_such_process(pid))?;
+        let now = thread_count(pid).map_err(|error| no_such_process(pid, &error))?;
         if now <= baseline {
             return Ok(());
         }
@@ -226,22 +227,20 @@ fn server_pid(context: &Context) -> Result<u32, Failure> {
         .target
         .pid
         .ok_or_else(|| Failure::new("no --pid given", "the server's process id"))?;
-    if thread_count(pid).is_none() {
-        return Err(no_such_process(pid));
-    }
+    thread_count(pid).map_err(|error| no_such_process(pid, &error))?;
     Ok(pid)
 }
 
-fn no_such_process(pid: u32) -> Failure {
+fn no_such_process(pid: u32, error: &io::Error) -> Failure {
     Failure::new(
-        format!("cannot read /proc/{pid}/status: is {pid} the server's process id?"),
+        format!("cannot read /proc/{pid}/status ({error}): is {pid} the server's process id?"),
         "the process id of the running server (--pid)",
     )
 }
 
 /// The thread count once it has stopped changing for half a second (threads of
 /// earlier clients may still be ending), or after three seconds at most.
-fn settled_thread_count(pid: u32) -> Option<usize> {
+fn settled_thread_count(pid: u32) -> io::Result<usize> {
     let deadline = Instant::now() + Duration::from_secs(3);
     let mut last = thread_count(pid)?;
     let mut steady_since = Instant::now();
@@ -255,5 +254,5 @@ fn settled_thread_count(pid: u32) -> Option<usize> {
             break;
         }
     }
-    Some(last)
+    Ok(last)
 }

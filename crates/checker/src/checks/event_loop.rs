@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::Check;
 use crate::client::Connection;
-use crate::process_stats::cpu_seconds;
+use crate::process::cpu_seconds;
 use crate::report::Failure;
 use crate::target::Context;
 

@@ -89,6 +89,60 @@ pub const EXERCISES: &[Exercise] = &[
         arguments: &[],
         minutes: 45,
     },
+    Exercise {
+        id: "ch06-request-timeout",
+        chapter: 6,
+        title: "A deadline for the request head",
+        goal: "A client whose request head is not complete --request-timeout seconds after it \
+               connected gets 408 Request Timeout and the close, even if it sends a byte now \
+               and then; a slow download is not cut.",
+        hints: &[
+            "The loop calls make_progress on every connection in every round, even when \
+             nothing arrived: a connection can look at the clock itself, no change to the \
+             loop needed.",
+            "Read the option in main with arguments.value(\"--request-timeout\"), and hand \
+             the Duration to each new connection through the closure you give serve().",
+            "Give the Reading state a deadline, fixed when the connection is made: \
+             Instant::now() + timeout. Do not move it when bytes arrive, or a client that \
+             sends a byte a second keeps you forever (that is the slowloris attack).",
+            "When the deadline has passed and the head is still not whole, switch to Sending \
+             with error_response(Status::REQUEST_TIMEOUT, ...), exactly as prepare_answer \
+             does for a head that is too large.",
+            "The client may still be sending: set unread_input, so the connection lingers \
+             after the 408 instead of closing on unread bytes, which would reset it and could \
+             destroy the answer. Only Reading has a deadline: Sending never times out here.",
+        ],
+        checks: &["request-timeout", "request-timeout-slow-head"],
+        arguments: &["--request-timeout", "2"],
+        minutes: 40,
+    },
+    Exercise {
+        id: "ch06-sendfile",
+        chapter: 6,
+        title: "Let the kernel send the files",
+        goal: "File bodies leave through sendfile(2), from the page cache straight to the \
+               socket; partial sends are finished later, HEAD still gets no body, and a small \
+               page still leaves in one write.",
+        hints: &[
+            "Only Outgoing changes: the connection calls new(), write_to() and reads \
+             bytes_sent and body_length, and none of that needs to look different.",
+            "nix::sys::sendfile::sendfile(socket, file, None, count) is the call. With no \
+             offset it starts at the file's position and moves it on, as read() does, so \
+             keep the File itself instead of a Take<File>, and count what is left yourself.",
+            "On a non-blocking socket sendfile behaves like write: it may send less than \
+             asked, and fails with Errno::EAGAIN when the send buffer is full. That is \
+             WriteOutcome::SocketFull, exactly as before. EINTR means try again.",
+            "The head must go first and whole: write what is in `ready`, and only when it is \
+             all taken, start on the file. A sendfile that returns 0 before the body is done \
+             means the file shrank: return an error, so the client sees a cut, not a hang.",
+            "Keep small bodies in the first write, read as before (a 1 KiB page sent as head, \
+             then sendfile, is two segments; chapter 7 shows what that costs on a kept \
+             connection). Mind the sizes around your limit, and the empty file.",
+        ],
+        checks: &["sendfile-sends-files"],
+        arguments: &[],
+        minutes: 45,
+    },
 ];
 
 /// The exercise called `id`.

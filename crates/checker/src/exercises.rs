@@ -143,6 +143,61 @@ pub const EXERCISES: &[Exercise] = &[
         arguments: &[],
         minutes: 45,
     },
+    Exercise {
+        id: "ch07-max-requests",
+        chapter: 7,
+        title: "A limit on requests per connection",
+        goal: "The --max-requests-th answer on a connection says Connection: close and the \
+               connection closes; every answer that keeps it says Keep-Alive: timeout=T, \
+               max=M, M counting the requests still allowed.",
+        hints: &[
+            "Everything happens in the connection: the count belongs to one connection, so \
+             it is a field of Connection, set in new(). Hand new() the limit through the \
+             closure you give serve(), as you read the option in main.",
+            "answer() decides keep_alive for every request that is answered. Count the \
+             request there, and keep the connection only if another one is still allowed \
+             after this one.",
+            "The rest follows from keep_alive = false: the head says Connection: close, \
+             send() closes gently after the answer, and whatever was pipelined behind it is \
+             never read as a request.",
+            "response.extra_headers.push((\"Keep-Alive\", format!(...))) adds a header. \
+             Add it where keep_alive is known and true, and only there: an answer that \
+             closes announces nothing.",
+            "timeout= is the idle timeout in seconds: exercises::kept_alive::idle_timeout(NAME, \
+             &arguments) reads it as the loop does. max= is what is left after this answer: \
+             with --max-requests 4 the first answer says max=3.",
+        ],
+        checks: &["keep-alive-header", "max-requests"],
+        arguments: &["--max-requests", "4"],
+        minutes: 35,
+    },
+    Exercise {
+        id: "ch07-expect-continue",
+        chapter: 7,
+        title: "Expect: 100-continue",
+        goal: "An HTTP/1.1 request with a body and Expect: 100-continue gets HTTP/1.1 100 \
+               Continue before the server waits for the body, then its answer as before; a body \
+               that would be refused gets its 413 at once; HTTP/1.0 never gets a 100.",
+        hints: &[
+            "start_request is where a head with a body leads to SkippingBody. That is the \
+             moment to invite the body, and only when the body will be read: a refusal \
+             (413, 411) is the final answer instead.",
+            "request.header(\"expect\") and request.version tell you whether the client \
+             waits. Compare 100-continue without regard to case; HTTP/1.0 clients are \
+             answered as before.",
+            "The interim answer is exactly b\"HTTP/1.1 100 Continue\\r\\n\\r\\n\": no \
+             Content-Length, no Connection header, and nothing for the access log.",
+            "A write on a non-blocking socket may take part of it, or nothing (a client that \
+             pipelined a big download before may not have read it yet). A new state, say \
+             SendingContinue { sent, left, request }, remembers how much went; advance() \
+             must know it, and it waits for ForOutput like any answer.",
+            "Once the 100 is gone, go on to SkippingBody { left, request }: from there on \
+             nothing changes, and the body is skipped, never read as the next request.",
+        ],
+        checks: &["expect-100-continue"],
+        arguments: &[],
+        minutes: 45,
+    },
 ];
 
 /// The exercise called `id`.

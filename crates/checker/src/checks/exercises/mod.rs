@@ -6,7 +6,8 @@ use super::Check;
 
 mod ch02;
 mod ch06;
+mod ch07;
 
 pub fn checks() -> Vec<Check> {
-    [ch02::checks(), ch06::checks()].concat()
+    [ch02::checks(), ch06::checks(), ch07::checks()].concat()
 }

@@ -198,6 +198,32 @@ pub const EXERCISES: &[Exercise] = &[
         arguments: &[],
         minutes: 45,
     },
+    Exercise {
+        id: "ch08-per-client-limit",
+        chapter: 8,
+        title: "A limit on connections per client",
+        goal: "One client address holds at most --max-per-client connections; one more gets \
+               503 and the close, other addresses are served, and a connection that ends, \
+               however it ends, frees its place.",
+        hints: &[
+            "accept returns the peer's address: peer.ip() is the client. A HashMap<IpAddr, \
+             usize> in Server counts what each client has open now.",
+            "Counting in is easy: where add_connection inserts into the table. Counting out \
+             is the exercise: find every place a connection leaves the table (there are four, \
+             the idle timeout among them) and make them all go through one method of yours.",
+            "Keep the client's address in Entry, from accept. After a reset, \
+             stream().peer_addr() fails: the socket no longer knows its peer.",
+            "A refused connection never becomes a Connection: set it non-blocking, build \
+             error_response(Status::SERVICE_UNAVAILABLE, ...), send it with \
+             Outgoing::new(response, false) and write_to, shut down writing, and drop it.",
+            "Closing a socket with unread input sends a reset, which can overtake your 503: \
+             read and throw away what the client has sent (a few reads, until WouldBlock) \
+             before you answer and close.",
+        ],
+        checks: &["per-client-limit", "per-client-limit-after-idle"],
+        arguments: &["--max-per-client", "64"],
+        minutes: 45,
+    },
 ];
 
 /// The exercise called `id`.

@@ -224,6 +224,36 @@ pub const EXERCISES: &[Exercise] = &[
         arguments: &["--max-per-client", "64"],
         minutes: 45,
     },
+    Exercise {
+        id: "ch08-worker-threads",
+        chapter: 8,
+        title: "One event loop per core",
+        goal: "With --workers N the server runs N threads, each with its own epoll loop, all \
+               accepting from the same port and each doing a share of the work under load; \
+               Ctrl-C and SIGTERM still stop every worker cleanly.",
+        hints: &[
+            "Server is already everything one loop needs, and none of it is shared: make N of \
+             them in main, each moved into a thread of its own (std::thread::Builder lets you \
+             name them), and join them all.",
+            "All workers can accept from one listening socket: listener.try_clone() gives each \
+             a copy (a dup) to put in its own epoll set. EPOLLEXCLUSIVE on that registration \
+             wakes one sleeping worker per new client instead of every one of them.",
+            "Signals are the catch: the signalfd reports a signal to whoever reads it first, \
+             so only one loop would stop. Let one thread wait for them \
+             (common::shutdown::on_stop_signal, called before any other thread starts) and \
+             tell all workers, through something each can watch in its epoll set.",
+            "An eventfd (nix::sys::eventfd::EventFd) is that something: write 1 to it once \
+             and it stays readable for every epoll set it is in. Share it with Arc, and \
+             replace the SIGNALS token by a STOP token.",
+            "When a worker stops, take the listener and the eventfd out of its epoll set with \
+             epoll.delete before dropping them: epoll forgets a descriptor only when no copy \
+             of it is open anywhere, and the other workers hold copies. Left in, both keep \
+             waking the stopping worker, the eventfd on every wait.",
+        ],
+        checks: &["workers-share-load"],
+        arguments: &["--workers", "2"],
+        minutes: 60,
+    },
 ];
 
 /// The exercise called `id`.

@@ -5,6 +5,8 @@
 //! addresses (127.0.0.2, 127.0.0.3, ...), which Linux routes like 127.0.0.1, so
 //! the server under test must listen on 127.0.0.1.
 
+use std::collections::HashMap;
+use std::fs;
 use std::net::{IpAddr, Ipv4Addr};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -30,6 +32,14 @@ pub fn checks() -> Vec<Check> {
             behaviour: "connections closed by the idle timeout free their places too",
             needs_pid: false,
             run: per_client_limit_after_idle,
+        },
+        Check {
+            name: "workers-share-load",
+            stages: 8..=8,
+            behaviour: "under load from four clients, at least two threads of the server each do \
+                        a share of the work",
+            needs_pid: true,
+            run: workers_share_load,
         },
     ]
 }
@@ -277,3 +287,153 @@ fn per_client_limit_after_idle(context: &Context) -> Result<(), Failure> {
     }
     Ok(())
 }
+
+/// How long the load runs, and from how many client threads.
+const LOAD_TIME: Duration = Duration::from_secs(2);
+const LOAD_CLIENTS: usize = 4;
+/// Requests per connection: enough to be kept-alive traffic, few enough that
+/// new connections keep arriving, to be spread over the workers.
+const REQUESTS_PER_CONNECTION: usize = 5;
+/// A thread "did a share" when it used at least this part of the CPU time of
+/// the busiest thread. Loose on purpose: the kernel need not split evenly.
+const FAIR_SHARE: f64 = 0.1;
+
+/// The CPU time (user and system, in seconds) of each thread of `pid`, by
+/// thread id, with the thread's name.
+fn thread_cpu(pid: u32) -> Result<HashMap<u32, (String, f64)>, Failure> {
+    let failure = |error: String| {
+        Failure::new(
+            format!("cannot read /proc/{pid}/task: {error}"),
+            "a running server with that --pid",
+        )
+    };
+    let ticks_per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .filter(|&ticks| ticks > 0)
+        .unwrap_or(100) as f64;
+    let mut threads = HashMap::new();
+    let tasks =
+        fs::read_dir(format!("/proc/{pid}/task")).map_err(|error| failure(error.to_string()))?;
+    for task in tasks.flatten() {
+        let Some(tid) = task.file_name().to_str().and_then(|name| name.parse().ok()) else {
+            continue;
+        };
+        // A thread may end between the listing and the reading: skip it.
+        let Ok(stat) = fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        let name = fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        // utime and stime are fields 14 and 15; the name in parentheses before
+        // them may hold spaces, so count from the last ')'.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        let ticks = |index: usize| {
+            fields
+                .get(index)
+                .and_then(|field| field.parse::<u64>().ok())
+        };
+        if let (Some(user), Some(system)) = (ticks(11), ticks(12)) {
+            let seconds = (user + system) as f64 / ticks_per_second;
+            threads.insert(tid, (name.trim().to_string(), seconds));
+        }
+    }
+    Ok(threads)
+}
+
+/// One load client: connections one after another, a few requests on each,
+/// until `until`. Returns how many answers it got.
+fn load_client(context: &Context, until: Instant) -> Result<usize, Failure> {
+    let request = format!("GET / HTTP/1.1\r\nHost: {}\r\n\r\n", context.addr()).into_bytes();
+    let mut answers = 0;
+    while Instant::now() < until {
+        let mut connection = Connection::open(context.addr())
+            .map_err(|error| Failure::new(error.describe(), "every connection accepted"))?;
+        for _ in 0..REQUESTS_PER_CONNECTION {
+            connection.send(&request);
+            let reply = connection.read_reply(true).map_err(|error| {
+                Failure::new(
+                    format!("under load, after {answers} answers: {}", error.describe()),
+                    "an answer to every request",
+                )
+                .sent(context.addr(), &request)
+                .received(error.received())
+            })?;
+            if reply.status != 200 {
+                return Err(Failure::new(
+                    format!("under load, the status was {}", reply.status),
+                    "status 200",
+                )
+                .sent(context.addr(), &request)
+                .received(&reply.raw));
+            }
+            answers += 1;
+        }
+    }
+    Ok(answers)
+}
+
+// ANCHOR: workers_share_load
+/// Four clients keep the server busy for two seconds, each opening connection
+/// after connection. Meanwhile `/proc/PID/task` tells how much CPU time each
+/// thread of the server used: with one event loop per worker thread, at least
+/// two threads must each have done a real share of the work. One loop, however
+/// fast, is one thread on one core.
+fn workers_share_load(context: &Context) -> Result<(), Failure> {
+    let Some(pid) = context.target.pid else {
+        return Err(Failure::new("no --pid given", "the server's process id"));
+    };
+    let before = thread_cpu(pid)?;
+    let started = Instant::now();
+    let until = started + LOAD_TIME;
+    let results: Vec<Result<usize, Failure>> = thread::scope(|scope| {
+        let clients: Vec<_> = (0..LOAD_CLIENTS)
+            .map(|_| scope.spawn(|| load_client(context, until)))
+            .collect();
+        clients
+            .into_iter()
+            .map(|client| {
+                client
+                    .join()
+                    .unwrap_or_else(|_| Err(Failure::new("a load thread panicked", "no panic")))
+            })
+            .collect()
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    let after = thread_cpu(pid)?;
+    for result in results {
+        result?;
+    }
+    let mut used: Vec<(String, f64)> = after
+        .into_iter()
+        .map(|(tid, (name, seconds))| {
+            let earlier = before.get(&tid).map_or(0.0, |(_, seconds)| *seconds);
+            (format!("{name} ({tid})"), seconds - earlier)
+        })
+        .collect();
+    used.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let busiest = used.first().map_or(0.0, |(_, seconds)| *seconds);
+    let sharing = used
+        .iter()
+        .filter(|(_, seconds)| *seconds > 0.0 && *seconds >= busiest * FAIR_SHARE)
+        .count();
+    if sharing >= 2 {
+        return Ok(());
+    }
+    let threads: Vec<String> = used
+        .iter()
+        .map(|(thread, seconds)| format!("{thread} {:.0}%", seconds / elapsed * 100.0))
+        .collect();
+    Err(Failure::new(
+        format!(
+            "under load, {sharing} thread(s) did the work; CPU per thread, as a share of one core: \
+             {}",
+            threads.join(", ")
+        ),
+        "with --workers 2, at least two threads that each use at least a tenth of what the \
+         busiest one uses: one event loop per worker, all accepting from the same port",
+    ))
+}
+// ANCHOR_END: workers_share_load

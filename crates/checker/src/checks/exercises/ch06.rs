@@ -79,7 +79,6 @@ fn numbered_bytes(size: usize) -> Vec<u8> {
     (0..size).map(|index| (index % 251) as u8).collect()
 }
 
-// ANCHOR: sendfile_sends_files
 /// Files of awkward sizes must still arrive exactly, by GET, and not at all by
 /// HEAD. Then the large file is downloaded while `/proc/PID/io` watches: with
 /// `sendfile`, the server's `wchar` grows by the file's size.
@@ -127,7 +126,6 @@ fn sendfile_sends_files(context: &Context) -> Result<(), Failure> {
     }
     Ok(())
 }
-// ANCHOR_END: sendfile_sends_files
 
 /// A `HEAD` for a file gets its head, and not a byte after it.
 fn head_sends_no_body(context: &Context, name: &str) -> Result<(), Failure> {
@@ -170,7 +168,6 @@ fn timeout_expected() -> String {
     )
 }
 
-// ANCHOR: request_timeout
 /// Two clients connect at once. One says nothing; the other sends its request
 /// after half the timeout and must get its page. The silent one must get a 408,
 /// not much sooner and not much later than the timeout.
@@ -218,7 +215,6 @@ fn request_timeout(context: &Context) -> Result<(), Failure> {
     expect_timed_out(context, reply, connected, "a client that sent nothing")?;
     expect_closed(&mut silent)
 }
-// ANCHOR_END: request_timeout
 
 /// A slowloris client sends its head a byte every quarter second, so the head
 /// would take half a minute; the deadline counts from the connection, not from

@@ -103,7 +103,6 @@ fn keep_alive_parameters(reply: &Reply) -> Option<(u64, u64)> {
     Some((timeout?, max?))
 }
 
-// ANCHOR: keep_alive_header
 /// Three requests on one connection: each answer announces the idle timeout
 /// and how many more requests the connection takes (3, 2, 1 with a limit of
 /// 4). An HTTP/1.0 client that asks for keep-alive is told the same. An answer
@@ -169,9 +168,7 @@ fn keep_alive_header(context: &Context) -> Result<(), Failure> {
     }
     Ok(())
 }
-// ANCHOR_END: keep_alive_header
 
-// ANCHOR: max_requests
 /// One request at a time: answers 1 to 3 keep the connection, the 4th says
 /// `Connection: close` and the server closes. Then six requests in one write on
 /// a new connection: exactly four answers, the last saying close, and not a
@@ -258,7 +255,6 @@ fn max_requests(context: &Context) -> Result<(), Failure> {
     }
     expect_close_and_nothing_more(context, &mut connection, &all, &expected)
 }
-// ANCHOR_END: max_requests
 
 /// After an answer that said `Connection: close`, the server must close, and
 /// must not answer anything sent after it.
@@ -289,7 +285,6 @@ fn expect_close_and_nothing_more(
 /// silent. curl waits one second, then sends its body anyway.
 const CONTINUE_WAIT: Duration = Duration::from_secs(2);
 
-// ANCHOR: expect_100_continue
 /// A POST that expects 100-continue and holds its 11-byte body back: the
 /// server must invite the body, then answer (405) once it has come, then answer
 /// the GET pipelined behind it. A POST announcing 2 MB, more than the server
@@ -387,4 +382,3 @@ fn expect_100_continue(context: &Context) -> Result<(), Failure> {
     }
     expect_status(&exchange, 405)
 }
-// ANCHOR_END: expect_100_continue

@@ -199,7 +199,6 @@ impl Ending {
     }
 }
 
-// ANCHOR: per_client_limit
 /// 127.0.0.2 opens its 64 connections; the 65th is refused, while 127.0.0.3 is
 /// served. Then 127.0.0.2 ends four of its connections each way a client can
 /// (close, `Connection: close`, reset): four new ones must be let in, and the
@@ -245,7 +244,6 @@ fn per_client_limit(context: &Context) -> Result<(), Failure> {
     }
     Ok(())
 }
-// ANCHOR_END: per_client_limit
 
 /// 127.0.0.4 opens its 64 connections and leaves them idle until the server
 /// closes them; then all 64 places must be free again.
@@ -375,7 +373,6 @@ fn load_client(context: &Context, until: Instant) -> Result<usize, Failure> {
     Ok(answers)
 }
 
-// ANCHOR: workers_share_load
 /// Four clients keep the server busy for two seconds, each opening connection
 /// after connection. Meanwhile `/proc/PID/task` tells how much CPU time each
 /// thread of the server used: with one event loop per worker thread, at least
@@ -436,4 +433,3 @@ fn workers_share_load(context: &Context) -> Result<(), Failure> {
          busiest one uses: one event loop per worker, all accepting from the same port",
     ))
 }
-// ANCHOR_END: workers_share_load

@@ -3,8 +3,10 @@
 //! can show the server's answer as it was, not as a library tidied it up.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
+
+use socket2::{Domain, Protocol, Socket, Type};
 
 /// How long any single step (connect, a read) may take before the check fails.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -109,6 +111,29 @@ pub fn connect(addr: SocketAddr) -> Result<TcpStream, ClientError> {
     Ok(stream)
 }
 
+/// Like [`connect`], from the local address `from`. Linux routes all of
+/// 127.0.0.0/8 to the loopback interface, so a check can play clients at
+/// 127.0.0.2, 127.0.0.3, ... that a server tells apart by address.
+pub fn connect_from(from: IpAddr, addr: SocketAddr) -> Result<TcpStream, ClientError> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+        .map_err(ClientError::Connect)?;
+    socket
+        .bind(&SocketAddr::new(from, 0).into())
+        .map_err(ClientError::Connect)?;
+    socket
+        .connect_timeout(&addr.into(), STEP_TIMEOUT)
+        .map_err(ClientError::Connect)?;
+    let stream = TcpStream::from(socket);
+    stream
+        .set_read_timeout(Some(STEP_TIMEOUT))
+        .map_err(ClientError::Connect)?;
+    stream
+        .set_write_timeout(Some(STEP_TIMEOUT))
+        .map_err(ClientError::Connect)?;
+    stream.set_nodelay(true).map_err(ClientError::Connect)?;
+    Ok(stream)
+}
+
 /// Sends `request` on a new connection and reads one response. `expect_body` is
 /// false for `HEAD`, whose response announces a length but carries no body.
 pub fn exchange(addr: SocketAddr, request: &[u8], expect_body: bool) -> Result<Reply, ClientError> {
@@ -127,6 +152,14 @@ impl Connection {
     pub fn open(addr: SocketAddr) -> Result<Connection, ClientError> {
         Ok(Connection {
             stream: connect(addr)?,
+            buffer: Vec::new(),
+        })
+    }
+
+    /// A connection from the local address `from` (see [`connect_from`]).
+    pub fn open_from(from: IpAddr, addr: SocketAddr) -> Result<Connection, ClientError> {
+        Ok(Connection {
+            stream: connect_from(from, addr)?,
             buffer: Vec::new(),
         })
     }

@@ -3,6 +3,13 @@
 //!
 //! The chapter 2 exercises grow stage 2 by changing how one request is answered;
 //! [`serve_one_at_a_time`] is stage 2's accept loop with that answer plugged in.
+//!
+//! The exercises of chapters 6 to 8 grow the event-driven stages:
+//! - [`polling`]: stage 6's loop, driving the exercise's own connection type;
+//! - [`kept_alive`]: stage 7's loop, idle timeout included, likewise;
+//! - [`table`]: stage 8's connection table, the very file of
+//!   `crates/stage08-epoll/src/table.rs`, for the exercises that grow stage 8's
+//!   event loop.
 
 use std::path::Path;
 
@@ -12,6 +19,14 @@ use common::blocking::serve_connection_with;
 use common::cli::{Cli, listen_or_exit};
 use common::request::Request;
 use common::response::Response;
+
+pub mod kept_alive;
+pub mod polling;
+// In stage 8 the table is private to a binary; exported from a library, Clippy
+// would ask for a `Default` beside `new`, which the stage has no use for.
+#[allow(clippy::new_without_default)]
+#[path = "../../stage08-epoll/src/table.rs"]
+pub mod table;
 
 /// Stage 2's server, answering each well-formed request with `answer`.
 pub fn serve_one_at_a_time(

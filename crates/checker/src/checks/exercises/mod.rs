@@ -5,7 +5,16 @@
 use super::Check;
 
 mod ch02;
+mod ch06;
+mod ch07;
+mod ch08;
 
 pub fn checks() -> Vec<Check> {
-    ch02::checks()
+    [
+        ch02::checks(),
+        ch06::checks(),
+        ch07::checks(),
+        ch08::checks(),
+    ]
+    .concat()
 }

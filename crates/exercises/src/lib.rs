@@ -3,6 +3,9 @@
 //!
 //! The chapter 2 exercises grow stage 2 by changing how one request is answered;
 //! [`serve_one_at_a_time`] is stage 2's accept loop with that answer plugged in.
+//! The exercises of chapters 3 to 5 change their stage's accept loop itself, so
+//! each starts from a trimmed copy of the stage's `main.rs`; the modules below
+//! hold the parts of the stage that they use unchanged.
 
 use std::path::Path;
 
@@ -30,3 +33,14 @@ pub fn serve_one_at_a_time(
         }
     }
 }
+
+/// Stage 3's signal handling, the very file chapter 3 explains.
+#[path = "../../stage03-multiprocess/src/signals.rs"]
+pub mod stage03_signals;
+
+/// Stage 5's wrapper that lets `serve_connection` use `may`'s sockets.
+#[path = "../../stage05-green-threads/src/coroutine_stream.rs"]
+pub mod coroutine_stream;
+
+pub mod green_threads;
+pub mod stopping;

@@ -89,6 +89,34 @@ pub const EXERCISES: &[Exercise] = &[
         arguments: &[],
         minutes: 45,
     },
+    Exercise {
+        id: "ch03-max-children",
+        chapter: 3,
+        title: "A cap on live children",
+        goal: "With --max-children N, never more than N children at once: past the cap, a new \
+               client gets 503 with Retry-After at once, from the parent, without a fork; once a \
+               child has ended and been reaped, clients are served again.",
+        hints: &[
+            "The parent already counts its children: `children` goes up at each fork and down \
+             by what reap_finished_children() returns. Compare it with max_children after \
+             accept, before the fork.",
+            "At the cap, answer in the parent and `continue` the loop: no fork. \
+             common::site::error_response(Status::SERVICE_UNAVAILABLE, reason, root) builds the \
+             503, and already adds Retry-After: 1; common::response::write_response writes it.",
+            "Do not read the request before refusing. The parent is a single process: while it \
+             waits for one client to send, it accepts nobody, which is stage 2's weakness all \
+             over again. The check sends a client that says nothing.",
+            "Writing a few hundred bytes to a fresh connection does not wait, because its send \
+             buffer is empty; set_nonblocking(true) on the stream first makes sure it never \
+             does. Dropping the stream then closes it.",
+            "A child that has just exited still counts until its SIGCHLD brings the loop round \
+             to reap it, so a client may be refused a moment longer than strictly needed. That \
+             is what Retry-After is for.",
+        ],
+        checks: &["children-capped", "capped-server-serves-again"],
+        arguments: &["--max-children", "64"],
+        minutes: 35,
+    },
 ];
 
 /// The exercise called `id`.

@@ -5,7 +5,8 @@
 use super::Check;
 
 mod ch02;
+mod ch03;
 
 pub fn checks() -> Vec<Check> {
-    ch02::checks()
+    [ch02::checks(), ch03::checks()].concat()
 }

@@ -117,6 +117,38 @@ pub const EXERCISES: &[Exercise] = &[
         arguments: &["--max-children", "64"],
         minutes: 35,
     },
+    Exercise {
+        id: "ch03-prefork",
+        chapter: 3,
+        title: "Fork the children in advance",
+        goal: "With --processes N, fork N children at start; each accepts and serves one \
+               connection after another and names itself in X-Served-By: PID. The parent only \
+               reaps and replaces children that die: no fork per request.",
+        hints: &[
+            "Turn the loop inside out. The parent forks N times before anyone connects; each \
+             child runs an accept loop of its own and serves the connections it accepts itself, \
+             instead of forking for them. A child never returns from its loop: it ends with \
+             _exit, as stage 3's children do.",
+            "Every child inherited the listening socket, and the kernel lets them all accept \
+             from it. Keep stage 3's way of waiting: signals::wait_for_connection, then accept. \
+             All waiting children wake for each connection and only one gets it; the others see \
+             WouldBlock and go back to waiting.",
+            "Keep the children's signal setup as the parent's (do not call become_child): the \
+             signals stay blocked while a child serves and arrive in its ppoll, so a Ctrl-C ends \
+             each child between two connections, never in the middle of one.",
+            "The parent now waits only for signals. SigSet::empty().suspend() (sigsuspend) \
+             unblocks them and sleeps in one call, as ppoll does. When it returns, reap: change \
+             reap_finished_children to return the pids it collected (WaitStatus::pid()), drop \
+             them from your list of children, and fork until there are N again.",
+            "X-Served-By: serve the connection with common::blocking::serve_connection_with and \
+             a closure that calls respond() and pushes (\"X-Served-By\", \
+             std::process::id().to_string()) onto extra_headers. On a stop, the parent sends \
+             SIGTERM to each child (nix::sys::signal::kill) and waits for them.",
+        ],
+        checks: &["prefork-serves-from-children", "prefork-replaces-children"],
+        arguments: &["--processes", "4"],
+        minutes: 60,
+    },
 ];
 
 /// The exercise called `id`.

@@ -1,10 +1,14 @@
-//! Chapter 3's exercises: a cap on live children.
+//! Chapter 3's exercises: a cap on live children, and a pre-forked server.
 //!
-//! The checks look at the server's children through `/proc`, so they need its process
+//! Both look at the server's children through `/proc`, so they need its process
 //! id; `scripts/exercise` always has it.
 
+use std::collections::BTreeSet;
 use std::thread;
 use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 
 use crate::checks::{Check, expect_content_length, expect_status};
 use crate::client::Connection;
@@ -15,6 +19,9 @@ use crate::target::{Context, Exchange};
 /// The cap `ch03-max-children` is started with (`--max-children 64`). It is
 /// above 50 because the stage's own checks hold 50 connections at once.
 pub const MAX_CHILDREN: usize = 64;
+
+/// How many children `ch03-prefork` is started with (`--processes 4`).
+pub const PROCESSES: usize = 4;
 
 /// How long the server has to fork, or to reap, the children a step expects.
 const SETTLE_TIME: Duration = Duration::from_secs(10);
@@ -34,6 +41,20 @@ pub fn checks() -> Vec<Check> {
             behaviour: "a client refused at the cap is served again once a busy child has ended",
             needs_pid: true,
             run: capped_server_serves_again,
+        },
+        Check {
+            name: "prefork-serves-from-children",
+            stages: 3..=3,
+            behaviour: "4 children wait for clients from the start and serve every request: no fork per request",
+            needs_pid: true,
+            run: prefork_serves_from_children,
+        },
+        Check {
+            name: "prefork-replaces-children",
+            stages: 3..=3,
+            behaviour: "a child that dies is reaped and replaced, so 4 are always waiting",
+            needs_pid: true,
+            run: prefork_replaces_children,
         },
     ]
 }
@@ -241,4 +262,152 @@ fn capped_server_serves_again(context: &Context) -> Result<(), Failure> {
             }
         }
     }
+}
+
+/// The live (not zombie) children of `pid`.
+fn live_children(pid: u32) -> BTreeSet<u32> {
+    children(pid)
+        .into_iter()
+        .filter(|&(_, state)| state != 'Z')
+        .map(|(child, _)| child)
+        .collect()
+}
+
+/// Waits until `pid` has exactly [`PROCESSES`] children, none a zombie, and
+/// returns them.
+fn waiting_children(pid: u32, situation: &str) -> Result<BTreeSet<u32>, Failure> {
+    let deadline = Instant::now() + SETTLE_TIME;
+    loop {
+        let all = children(pid);
+        let live = live_children(pid);
+        if all.len() == PROCESSES && live.len() == PROCESSES {
+            return Ok(live);
+        }
+        if Instant::now() >= deadline {
+            return Err(children_failure(
+                pid,
+                format!(
+                    "{situation}, process {pid} has {} children{}",
+                    all.len(),
+                    match all.len() - live.len() {
+                        0 => String::new(),
+                        zombies => format!(" ({zombies} of them zombies)"),
+                    }
+                ),
+                format!(
+                    "{PROCESSES} children (--processes {PROCESSES}), forked at start, each \
+                     waiting to accept a connection"
+                ),
+            ));
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Asks for `/` `count` times and checks that each answer names one of
+/// `children` in `X-Served-By`.
+fn served_by_children(
+    context: &Context,
+    pid: u32,
+    children: &BTreeSet<u32>,
+    count: usize,
+) -> Result<(), Failure> {
+    let listed = children
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let expected = format!("X-Served-By: the pid of the child that served, one of {listed}");
+    for _ in 0..count {
+        let exchange = context.get("/")?;
+        expect_status(&exchange, 200)?;
+        let Some(value) = exchange.reply.header("x-served-by") else {
+            return Err(exchange.fail("there is no X-Served-By header", expected));
+        };
+        match value.trim().parse::<u32>() {
+            Ok(served_by) if children.contains(&served_by) => {}
+            Ok(served_by) if served_by == pid => {
+                return Err(exchange.fail(
+                    format!(
+                        "X-Served-By names {pid}, the parent: was the pid read before the fork?"
+                    ),
+                    expected,
+                ));
+            }
+            Ok(served_by) => {
+                return Err(exchange.fail(
+                    format!(
+                        "X-Served-By names {served_by}, which is not one of the children that \
+                         were waiting: a child forked for this request?"
+                    ),
+                    expected,
+                ));
+            }
+            Err(_) => {
+                return Err(exchange.fail(format!("X-Served-By is {value:?}"), expected));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn prefork_serves_from_children(context: &Context) -> Result<(), Failure> {
+    let pid = server_pid(context)?;
+    let before = waiting_children(pid, "before any client came")?;
+    served_by_children(context, pid, &before, 20)?;
+    let after = waiting_children(pid, "after 20 requests")?;
+    if after != before {
+        return Err(children_failure(
+            pid,
+            format!(
+                "the children were {before:?} before 20 requests and {after:?} after: they are \
+                 not the same processes"
+            ),
+            "the same children before and after: each serves one client after another".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn prefork_replaces_children(context: &Context) -> Result<(), Failure> {
+    let pid = server_pid(context)?;
+    let before = waiting_children(pid, "before any child was stopped")?;
+    let Some(&victim) = before.first() else {
+        return Err(Failure::new("no child to stop", "children"));
+    };
+    // Only a process that /proc has just shown to be the server's child.
+    kill(Pid::from_raw(victim as i32), Signal::SIGKILL).map_err(|error| {
+        Failure::new(
+            format!("cannot stop child {victim}: {error}"),
+            "a child the checker may signal",
+        )
+    })?;
+    let deadline = Instant::now() + SETTLE_TIME;
+    let after = loop {
+        let all: Vec<u32> = children(pid).into_iter().map(|(child, _)| child).collect();
+        let live = live_children(pid);
+        if all.len() == PROCESSES && live.len() == PROCESSES && !all.contains(&victim) {
+            break live;
+        }
+        if Instant::now() >= deadline {
+            let state = if all.contains(&victim) {
+                format!("child {victim} is a zombie (never reaped)")
+            } else {
+                format!("child {victim} was reaped")
+            };
+            return Err(children_failure(
+                pid,
+                format!(
+                    "{} s after child {victim} was killed, {state} and {} children are alive",
+                    SETTLE_TIME.as_secs(),
+                    live.len()
+                ),
+                format!(
+                    "the dead child reaped, and a new one forked in its place: {PROCESSES} alive"
+                ),
+            ));
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    served_by_children(context, pid, &after, 8)
 }

@@ -3,7 +3,9 @@
 //! can show the server's answer as it was, not as a library tidied it up.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
+
+use socket2::{Domain, Protocol, Socket, Type};
 use std::time::{Duration, Instant};
 
 /// How long any single step (connect, a read) may take before the check fails.
@@ -127,6 +129,29 @@ impl Connection {
     pub fn open(addr: SocketAddr) -> Result<Connection, ClientError> {
         Ok(Connection {
             stream: connect(addr)?,
+            buffer: Vec::new(),
+        })
+    }
+
+    /// Opens a connection from the local address `source` (any 127.x.y.z works on
+    /// Linux), so that one checker can look like several clients.
+    pub fn open_from(source: IpAddr, addr: SocketAddr) -> Result<Connection, ClientError> {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+            .map_err(ClientError::Connect)?;
+        socket
+            .bind(&SocketAddr::new(source, 0).into())
+            .map_err(ClientError::Connect)?;
+        socket
+            .connect_timeout(&addr.into(), STEP_TIMEOUT)
+            .map_err(ClientError::Connect)?;
+        let stream = TcpStream::from(socket);
+        stream
+            .set_read_timeout(Some(STEP_TIMEOUT))
+            .and_then(|()| stream.set_write_timeout(Some(STEP_TIMEOUT)))
+            .and_then(|()| stream.set_nodelay(true))
+            .map_err(ClientError::Connect)?;
+        Ok(Connection {
+            stream,
             buffer: Vec::new(),
         })
     }

@@ -149,6 +149,65 @@ pub const EXERCISES: &[Exercise] = &[
         arguments: &["--processes", "4"],
         minutes: 60,
     },
+    Exercise {
+        id: "ch04-status-page",
+        chapter: 4,
+        title: "A status page for the pool",
+        goal: "GET /status answers a text/plain page: requests: N (every request read so far, \
+               this one included), busy: N (pool threads serving a connection) and queued: N \
+               (connections waiting for a thread).",
+        hints: &[
+            "Threads share memory: put what the page needs in Site, which every connection's \
+             thread already shares through an Arc. To see each request, serve with \
+             common::blocking::serve_connection_with and a closure that calls a method of your \
+             own, which calls respond() for every path but /status.",
+            "Many threads add to the count at once, so a plain u64 will not do (Rust refuses to \
+             let two threads change one). std::sync::atomic::AtomicU64 and fetch_add(1, \
+             Ordering::Relaxed) add in one indivisible step; Relaxed is enough for a count that \
+             orders nothing else.",
+            "Count a request when it is read, before its answer is made: then the page counts \
+             itself, and a request whose answer is still being written already counts.",
+            "threadpool counts for you: active_count() is the number of busy threads and \
+             queued_count() the jobs waiting. A clone of a ThreadPool is another handle on the \
+             same pool, so Site can hold one: create the pool in main, before the Site.",
+            "Response::from_bytes(Status::OK, \"text/plain; charset=utf-8\", page) with the page \
+             \"requests: {}\\nbusy: {}\\nqueued: {}\\n\"; set omit_body for HEAD. Then try it: \
+             hold the pool with a few `nc 127.0.0.1 7804 &` and watch /status with curl.",
+        ],
+        checks: &["status-counts-requests", "status-shows-busy-and-queued"],
+        arguments: &["--pool", "4"],
+        minutes: 35,
+    },
+    Exercise {
+        id: "ch04-per-client-limit",
+        chapter: 4,
+        title: "At most N connections per client",
+        goal: "With --per-client N, one client address holds at most N connections at once: \
+               the next gets 429 Too Many Requests with Retry-After at once, without a thread; \
+               other addresses are served; an ended connection no longer counts.",
+        hints: &[
+            "The accept loop and the connection threads must share one table: address -> \
+             connections open. A HashMap<IpAddr, usize> in a Mutex, in an Arc, does it; \
+             peer.ip() is the address.",
+            "Count a connection in the accept loop, before its thread starts, and refuse there: \
+             then the next accept already sees it. Check and add under one lock, so that the \
+             test and the change are a single step.",
+            "Counting out is the hard part: a connection can end in many ways (answered, client \
+             gone, timeout, even a panic). Make a small struct whose Drop takes the count back \
+             down, create it when you count in, and move it into the thread's closure: it is \
+             dropped when the thread ends, whichever way.",
+            "Refuse without reading the request, in the accept loop: a silent client over its \
+             limit must not hold anything. Status::new(429, \"Too Many Requests\"), \
+             common::site::error_response for the page, a Retry-After header in extra_headers, \
+             and write_response on the stream set non-blocking.",
+            "Remove an address from the map when its count falls to zero, or the map grows with \
+             every address that ever connected. To try it by hand, curl --interface 127.0.0.2 \
+             makes curl another client: on Linux all of 127.x.y.z is this machine.",
+        ],
+        checks: &["per-client-limit", "per-client-slots-freed"],
+        arguments: &["--per-client", "64"],
+        minutes: 45,
+    },
 ];
 
 /// The exercise called `id`.

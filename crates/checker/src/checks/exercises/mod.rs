@@ -6,7 +6,8 @@ use super::Check;
 
 mod ch02;
 mod ch03;
+mod ch04;
 
 pub fn checks() -> Vec<Check> {
-    [ch02::checks(), ch03::checks()].concat()
+    [ch02::checks(), ch03::checks(), ch04::checks()].concat()
 }

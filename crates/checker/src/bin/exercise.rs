@@ -182,6 +182,9 @@ fn evaluate(exercise: &Exercise, binary: &str, with_stage: bool) -> Evaluation {
         .collect();
     let own = checker::run_checks(&target, exercise.chapter, &own_checks, |_| {});
     let stage = with_stage.then(|| {
+        if !still_answers(&target) {
+            return Ok(no_longer_answers(exercise.chapter));
+        }
         checker::run_checks(
             &target,
             exercise.chapter,
@@ -194,6 +197,33 @@ fn evaluate(exercise: &Exercise, binary: &str, with_stage: bool) -> Evaluation {
         (Err(error), _) | (_, Err(error)) => {
             Evaluation::DidNotStart(format!("cannot plant the checker's files: {error}"))
         }
+    }
+}
+
+/// Whether the server still answers a plain `GET /`. A server that an
+/// exercise's checks left stuck (a wait that blocks every thread, say) would make
+/// each of the stage's checks wait for its own timeout, minutes in all.
+fn still_answers(target: &checker::Target) -> bool {
+    let request = format!(
+        "GET / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        target.addr
+    );
+    checker::client::exchange(target.addr, request.as_bytes(), true).is_ok()
+}
+
+/// The stage's report when the server no longer answers: one failure that says
+/// so, instead of every check failing on its own timeout.
+fn no_longer_answers(chapter: u8) -> Report {
+    Report {
+        results: vec![checker::CheckResult {
+            name: "still-answers",
+            stage: chapter,
+            behaviour: "after the exercise's checks, the server still answers GET /",
+            outcome: Outcome::Failed(checker::Failure::new(
+                "the server no longer answers GET / at all, so the stage's checks were not run",
+                "a server that keeps working, whatever the exercise's checks did to it",
+            )),
+        }],
     }
 }
 

@@ -208,6 +208,60 @@ pub const EXERCISES: &[Exercise] = &[
         arguments: &["--per-client", "64"],
         minutes: 45,
     },
+    Exercise {
+        id: "ch05-head-deadline",
+        chapter: 5,
+        title: "A deadline for the request head",
+        goal: "With --head-deadline SECS, a client has SECS from being accepted to send its \
+               whole head; one that trickles it more slowly gets 408 Request Timeout, however \
+               steadily it sends. A head sent in pieces in time is served as before.",
+        hints: &[
+            "A read timeout bounds one wait; a deadline bounds them all. Note the moment the \
+             connection is accepted, add the deadline, and before each read, work out how much \
+             time is left.",
+            "serve_connection reads through any type that implements Read, Write and \
+             common::blocking::BlockingStream. Wrap the CoroutineStream in a struct of your own \
+             (a newtype, as chapter 5's CoroutineStream wraps may's socket) and give it the \
+             deadline: your read() is where it is enforced.",
+            "In read(), set the socket's read timeout to the smaller of the read timeout and the \
+             time left, then read. When no time is left, return \
+             Err(io::Error::new(io::ErrorKind::TimedOut, ...)) without reading: serve_connection \
+             already answers a timed-out read with 408.",
+            "set_read_timeout(Some(Duration::ZERO)) is an error, not \"do not wait\": check for \
+             no time left before you set it.",
+            "The deadline is for the head. Once the answer is being written (your write() is \
+             called), stop applying it: a large download to a slow reader must not be cut off, \
+             and the lingering close after it sets its own read timeout.",
+        ],
+        checks: &["head-deadline"],
+        arguments: &["--head-deadline", "2"],
+        minutes: 40,
+    },
+    Exercise {
+        id: "ch05-connection-limit",
+        chapter: 5,
+        title: "Serve at most N at once, and park the rest",
+        goal: "With --max-connections N, at most N connections are served at the same time; the \
+               others are accepted and wait in their parked coroutines, without blocking a worker \
+               thread, until one ends.",
+        hints: &[
+            "What you need is a counting semaphore: N slots, a connection takes one before it is \
+             served (waiting while there is none) and gives it back when it ends.",
+            "Take the slot inside the coroutine, in Site::serve, not in the accept loop: the \
+             accept loop would stop accepting while it waits, and a Ctrl-C could not wake it.",
+            "The wait must park the coroutine, not block its thread. std::sync::Mutex and \
+             Condvar block the worker thread, and with it every coroutine queued on it, \
+             including the ones whose end you are waiting for: with more waiters than workers \
+             the server stops for good. may::sync has coroutine-aware versions.",
+            "may::sync::Semphore (spelled that way) is the semaphore: Semphore::new(n), wait() \
+             takes a slot, post() gives one back. Keep it in Site, which every coroutine shares.",
+            "Give the slot back on every way a connection ends: wrap it in a small struct whose \
+             Drop calls post(), and hold one for as long as serve() runs.",
+        ],
+        checks: &["connection-limit-waits", "connection-limit-parks"],
+        arguments: &["--max-connections", "4", "--workers", "2"],
+        minutes: 35,
+    },
 ];
 
 /// The exercise called `id`.

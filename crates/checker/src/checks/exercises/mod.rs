@@ -7,7 +7,14 @@ use super::Check;
 mod ch02;
 mod ch03;
 mod ch04;
+mod ch05;
 
 pub fn checks() -> Vec<Check> {
-    [ch02::checks(), ch03::checks(), ch04::checks()].concat()
+    [
+        ch02::checks(),
+        ch03::checks(),
+        ch04::checks(),
+        ch05::checks(),
+    ]
+    .concat()
 }

@@ -240,7 +240,7 @@ pub const EXERCISES: &[Exercise] = &[
     Exercise {
         id: "ch05-connection-limit",
         chapter: 5,
-        title: "Serve at most N at once, and park the rest",
+        title: "Serve N at once, park the rest",
         goal: "With --max-connections N, at most N connections are served at the same time; the \
                others are accepted and wait in their parked coroutines, without blocking a worker \
                thread, until one ends.",

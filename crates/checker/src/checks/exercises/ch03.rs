@@ -26,6 +26,10 @@ pub const PROCESSES: usize = 4;
 /// How long the server has to fork, or to reap, the children a step expects.
 const SETTLE_TIME: Duration = Duration::from_secs(10);
 
+/// How long a pre-forked server has to show its children: a few forks take
+/// milliseconds, and the server forks them before anyone connects.
+const PREFORK_TIME: Duration = Duration::from_secs(5);
+
 pub fn checks() -> Vec<Check> {
     vec![
         Check {
@@ -276,7 +280,7 @@ fn live_children(pid: u32) -> BTreeSet<u32> {
 /// Waits until `pid` has exactly [`PROCESSES`] children, none a zombie, and
 /// returns them.
 fn waiting_children(pid: u32, situation: &str) -> Result<BTreeSet<u32>, Failure> {
-    let deadline = Instant::now() + SETTLE_TIME;
+    let deadline = Instant::now() + PREFORK_TIME;
     loop {
         let all = children(pid);
         let live = live_children(pid);

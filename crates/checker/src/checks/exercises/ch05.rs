@@ -126,14 +126,21 @@ fn head_deadline(context: &Context) -> Result<(), Failure> {
                 other.describe()
             ),
         };
-        Failure::new(
+        let mut failure = Failure::new(
             problem,
             format!(
                 "408 Request Timeout {} s after the connection began",
                 HEAD_DEADLINE.as_secs()
             ),
         )
-        .received(error.received())
+        .received(error.received());
+        // The same by hand: a head that never ends, a byte every 200 ms.
+        failure.sent = Some(format!(
+            "(for i in $(seq 30); do printf x; sleep 0.2; done) | nc {} {}",
+            context.addr().ip(),
+            context.addr().port()
+        ));
+        failure
     })?;
     let exchange = Exchange {
         addr: context.addr(),

@@ -230,8 +230,8 @@ pub const EXERCISES: &[Exercise] = &[
             "set_read_timeout(Some(Duration::ZERO)) is an error, not \"do not wait\": check for \
              no time left before you set it.",
             "The deadline is for the head. Once the answer is being written (your write() is \
-             called), stop applying it: a large download to a slow reader must not be cut off, \
-             and the lingering close after it sets its own read timeout.",
+             called), the head has been read: stop applying the deadline, so that the lingering \
+             close after an error answer keeps the read timeout it sets for itself.",
         ],
         checks: &["head-deadline"],
         arguments: &["--head-deadline", "2"],
@@ -242,8 +242,8 @@ pub const EXERCISES: &[Exercise] = &[
         chapter: 5,
         title: "Serve N at once, park the rest",
         goal: "With --max-connections N, at most N connections are served at the same time; the \
-               others are accepted and wait in their parked coroutines, without blocking a worker \
-               thread, until one ends.",
+               others wait until one ends, parked in their coroutines, without blocking a worker \
+               thread.",
         hints: &[
             "What you need is a counting semaphore: N slots, a connection takes one before it is \
              served (waiting while there is none) and gives it back when it ends.",

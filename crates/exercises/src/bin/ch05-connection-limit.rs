@@ -2,9 +2,9 @@
 //!
 //! Goal: with `--max-connections N`, at most N connections are served at the
 //! same time. The next ones are accepted and wait, each in its parked
-//! coroutine, until a connection being served ends; then the longest waiting
-//! goes ahead. No client is refused, and waiting never blocks one of `may`'s
-//! worker threads: the connections being served keep running meanwhile.
+//! coroutine, until a connection being served ends. No client is refused, and
+//! waiting never blocks one of `may`'s worker threads: the connections being
+//! served keep running meanwhile.
 //!
 //! This is stage 5's `main.rs`; the setup of `may` and the stop on Ctrl-C are
 //! stage 5's too, in `exercises::green_threads` and `exercises::stopping`.

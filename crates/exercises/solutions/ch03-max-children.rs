@@ -115,9 +115,9 @@ fn serve_with_a_process_each(
 /// the client is dropped rather than waited for.
 ///
 /// Closing a socket whose request we never read makes the kernel send a reset
-/// instead of a normal close. Linux still hands the client the bytes that
-/// arrived before the reset, so the `503` is read; a busier network can lose it,
-/// which costs a client nothing worse than the refusal it was getting anyway.
+/// instead of a normal close. A client on Linux still reads the bytes that
+/// arrived before the reset, so it sees the `503`; another system may drop
+/// them, which costs that client nothing worse than the refusal it was getting.
 fn refuse(mut stream: TcpStream, peer: SocketAddr, root: &Path, log: &AccessLog) {
     let response = error_response(
         Status::SERVICE_UNAVAILABLE,

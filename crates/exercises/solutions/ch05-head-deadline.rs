@@ -112,7 +112,7 @@ impl Site {
 /// starts. `--read-timeout` still bounds each single wait.
 struct HeadDeadline {
     stream: CoroutineStream,
-    /// `None` once the answer has started: the head was read in time.
+    /// `None` once the answer has started.
     deadline: Option<Instant>,
     /// The longest one read of the head may wait.
     read_timeout: Duration,
@@ -140,8 +140,8 @@ impl Read for HeadDeadline {
 
 impl Write for HeadDeadline {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        // The answer has started, so the head was read in time. Reads after this
-        // are the lingering close, which `serve_connection` bounds on its own.
+        // The answer has started (a 408 as well as a page): from here on, reads
+        // are only the lingering close, which `serve_connection` bounds itself.
         self.deadline = None;
         self.stream.write(bytes)
     }

@@ -342,7 +342,8 @@ fn served_by_children(
                 return Err(exchange.fail(
                     format!(
                         "X-Served-By names {served_by}, which is not one of the children that \
-                         were waiting: a child forked for this request?"
+                         were waiting ({listed}): was it forked later, for this request, or to \
+                         replace a child that ended after serving one connection?"
                     ),
                     expected,
                 ));

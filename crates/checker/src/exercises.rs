@@ -90,6 +90,179 @@ pub const EXERCISES: &[Exercise] = &[
         minutes: 45,
     },
     Exercise {
+        id: "ch03-max-children",
+        chapter: 3,
+        title: "A cap on live children",
+        goal: "With --max-children N, never more than N children at once: past the cap, a new \
+               client gets 503 with Retry-After at once, from the parent, without a fork; once a \
+               child has ended and been reaped, clients are served again.",
+        hints: &[
+            "The parent already counts its children: `children` goes up at each fork and down \
+             by what reap_finished_children() returns. Compare it with max_children after \
+             accept, before the fork.",
+            "At the cap, answer in the parent and `continue` the loop: no fork. \
+             common::site::error_response(Status::SERVICE_UNAVAILABLE, reason, root) builds the \
+             503, and already adds Retry-After: 1; common::response::write_response writes it.",
+            "Do not read the request before refusing. The parent is a single process: while it \
+             waits for one client to send, it accepts nobody, which is stage 2's weakness all \
+             over again. The check sends a client that says nothing.",
+            "Writing a few hundred bytes to a fresh connection does not wait, because its send \
+             buffer is empty; set_nonblocking(true) on the stream first makes sure it never \
+             does. Dropping the stream then closes it.",
+            "A child that has just exited still counts until its SIGCHLD brings the loop round \
+             to reap it, so a client may be refused a moment longer than strictly needed. That \
+             is what Retry-After is for.",
+        ],
+        checks: &["children-capped", "capped-server-serves-again"],
+        arguments: &["--max-children", "64"],
+        minutes: 35,
+    },
+    Exercise {
+        id: "ch03-prefork",
+        chapter: 3,
+        title: "Fork the children in advance",
+        goal: "With --processes N, fork N children at start; each accepts and serves one \
+               connection after another and names itself in X-Served-By: PID. The parent only \
+               reaps and replaces children that die: no fork per request.",
+        hints: &[
+            "Turn the loop inside out. The parent forks N times before anyone connects; each \
+             child runs an accept loop of its own and serves the connections it accepts itself, \
+             instead of forking for them. A child never returns from its loop: it ends with \
+             _exit, as stage 3's children do.",
+            "Every child inherited the listening socket, and the kernel lets them all accept \
+             from it. Keep stage 3's way of waiting: signals::wait_for_connection, then accept. \
+             All waiting children wake for each connection and only one gets it; the others see \
+             WouldBlock and go back to waiting.",
+            "Keep the children's signal setup as the parent's (do not call become_child): the \
+             signals stay blocked while a child serves and arrive in its ppoll, so a Ctrl-C ends \
+             each child between two connections, never in the middle of one.",
+            "The parent now waits only for signals. SigSet::empty().suspend() (sigsuspend) \
+             unblocks them and sleeps in one call, as ppoll does. When it returns, reap: change \
+             reap_finished_children to return the pids it collected (WaitStatus::pid()), drop \
+             them from your list of children, and fork until there are N again.",
+            "X-Served-By: serve the connection with common::blocking::serve_connection_with and \
+             a closure that calls respond() and pushes (\"X-Served-By\", \
+             std::process::id().to_string()) onto extra_headers. On a stop, the parent sends \
+             SIGTERM to each child (nix::sys::signal::kill) and waits for them.",
+        ],
+        checks: &["prefork-serves-from-children", "prefork-replaces-children"],
+        arguments: &["--processes", "4"],
+        minutes: 60,
+    },
+    Exercise {
+        id: "ch04-status-page",
+        chapter: 4,
+        title: "A status page for the pool",
+        goal: "GET /status answers a text/plain page: requests: N (every request read so far, \
+               this one included), busy: N (pool threads serving a connection) and queued: N \
+               (connections waiting for a thread).",
+        hints: &[
+            "Threads share memory: put what the page needs in Site, which every connection's \
+             thread already shares through an Arc. To see each request, serve with \
+             common::blocking::serve_connection_with and a closure that calls a method of your \
+             own, which calls respond() for every path but /status.",
+            "Many threads add to the count at once, so a plain u64 will not do (Rust refuses to \
+             let two threads change one). std::sync::atomic::AtomicU64 and fetch_add(1, \
+             Ordering::Relaxed) add in one indivisible step; Relaxed is enough for a count that \
+             orders nothing else.",
+            "Count a request when it is read, before its answer is made: then the page counts \
+             itself, and a request whose answer is still being written already counts.",
+            "threadpool counts for you: active_count() is the number of busy threads and \
+             queued_count() the jobs waiting. A clone of a ThreadPool is another handle on the \
+             same pool, so Site can hold one: create the pool in main, before the Site.",
+            "Response::from_bytes(Status::OK, \"text/plain; charset=utf-8\", page) with the page \
+             \"requests: {}\\nbusy: {}\\nqueued: {}\\n\"; set omit_body for HEAD. Then try it: \
+             hold the pool with a few `nc 127.0.0.1 7804 &` and watch /status with curl.",
+        ],
+        checks: &["status-counts-requests", "status-shows-busy-and-queued"],
+        arguments: &["--pool", "4"],
+        minutes: 35,
+    },
+    Exercise {
+        id: "ch04-per-client-limit",
+        chapter: 4,
+        title: "At most N connections per client",
+        goal: "With --per-client N, one client address holds at most N connections at once: \
+               the next gets 429 Too Many Requests with Retry-After at once, without a thread; \
+               other addresses are served; an ended connection no longer counts.",
+        hints: &[
+            "The accept loop and the connection threads must share one table: address -> \
+             connections open. A HashMap<IpAddr, usize> in a Mutex, in an Arc, does it; \
+             peer.ip() is the address.",
+            "Count a connection in the accept loop, before its thread starts, and refuse there: \
+             then the next accept already sees it. Check and add under one lock, so that the \
+             test and the change are a single step.",
+            "Counting out is the hard part: a connection can end in many ways (answered, client \
+             gone, timeout, even a panic). Make a small struct whose Drop takes the count back \
+             down, create it when you count in, and move it into the thread's closure: it is \
+             dropped when the thread ends, whichever way.",
+            "Refuse without reading the request, in the accept loop: a silent client over its \
+             limit must not hold anything. Status::new(429, \"Too Many Requests\"), \
+             common::site::error_response for the page, a Retry-After header in extra_headers, \
+             and write_response on the stream set non-blocking.",
+            "Remove an address from the map when its count falls to zero, or the map grows with \
+             every address that ever connected. To try it by hand, curl --interface 127.0.0.2 \
+             makes curl another client: on Linux all of 127.x.y.z is this machine.",
+        ],
+        checks: &["per-client-limit", "per-client-slots-freed"],
+        arguments: &["--per-client", "64"],
+        minutes: 45,
+    },
+    Exercise {
+        id: "ch05-head-deadline",
+        chapter: 5,
+        title: "A deadline for the request head",
+        goal: "With --head-deadline SECS, a client has SECS from being accepted to send its \
+               whole head; one that trickles it more slowly gets 408 Request Timeout, however \
+               steadily it sends. A head sent in pieces in time is served as before.",
+        hints: &[
+            "A read timeout bounds one wait; a deadline bounds them all. Note the moment the \
+             connection is accepted, add the deadline, and before each read, work out how much \
+             time is left.",
+            "serve_connection reads through any type that implements Read, Write and \
+             common::blocking::BlockingStream. Wrap the CoroutineStream in a struct of your own \
+             (a newtype, as chapter 5's CoroutineStream wraps may's socket) and give it the \
+             deadline: your read() is where it is enforced.",
+            "In read(), set the socket's read timeout to the smaller of the read timeout and the \
+             time left, then read. When no time is left, return \
+             Err(io::Error::new(io::ErrorKind::TimedOut, ...)) without reading: serve_connection \
+             already answers a timed-out read with 408.",
+            "set_read_timeout(Some(Duration::ZERO)) is an error, not \"do not wait\": check for \
+             no time left before you set it.",
+            "The deadline is for the head. Once the answer is being written (your write() is \
+             called), the head has been read: stop applying the deadline, so that the lingering \
+             close after an error answer keeps the read timeout it sets for itself.",
+        ],
+        checks: &["head-deadline"],
+        arguments: &["--head-deadline", "2"],
+        minutes: 40,
+    },
+    Exercise {
+        id: "ch05-connection-limit",
+        chapter: 5,
+        title: "Serve N at once, park the rest",
+        goal: "With --max-connections N, at most N connections are served at the same time; the \
+               others wait until one ends, parked in their coroutines, without blocking a worker \
+               thread.",
+        hints: &[
+            "What you need is a counting semaphore: N slots, a connection takes one before it is \
+             served (waiting while there is none) and gives it back when it ends.",
+            "Take the slot inside the coroutine, in Site::serve, not in the accept loop: the \
+             accept loop would stop accepting while it waits, and a Ctrl-C could not wake it.",
+            "The wait must park the coroutine, not block its thread. std::sync::Mutex and \
+             Condvar block the worker thread, and with it every coroutine queued on it, \
+             including the ones whose end you are waiting for: with more waiters than workers \
+             the server stops for good. may::sync has coroutine-aware versions.",
+            "may::sync::Semphore (spelled that way) is the semaphore: Semphore::new(n), wait() \
+             takes a slot, post() gives one back. Keep it in Site, which every coroutine shares.",
+            "Give the slot back on every way a connection ends: wrap it in a small struct whose \
+             Drop calls post(), and hold one for as long as serve() runs.",
+        ],
+        checks: &["connection-limit-waits", "connection-limit-parks"],
+        arguments: &["--max-connections", "4", "--workers", "2"],
+        minutes: 35,
+    },
+    Exercise {
         id: "ch06-request-timeout",
         chapter: 6,
         title: "A deadline for the request head",
@@ -203,7 +376,7 @@ pub const EXERCISES: &[Exercise] = &[
         chapter: 8,
         title: "A limit on connections per client",
         goal: "One client address holds at most --max-per-client connections; one more gets \
-               503 and the close, other addresses are served, and a connection that ends, \
+               429 and the close, other addresses are served, and a connection that ends, \
                however it ends, frees its place.",
         hints: &[
             "accept returns the peer's address: peer.ip() is the client. A HashMap<IpAddr, \
@@ -214,13 +387,17 @@ pub const EXERCISES: &[Exercise] = &[
             "Keep the client's address in Entry, from accept. After a reset, \
              stream().peer_addr() fails: the socket no longer knows its peer.",
             "A refused connection never becomes a Connection: set it non-blocking, build \
-             error_response(Status::SERVICE_UNAVAILABLE, ...), send it with \
+             error_response(Status::new(429, \"Too Many Requests\"), ...) (the client's doing, \
+             so 429 rather than 503), send it with \
              Outgoing::new(response, false) and write_to, shut down writing, and drop it.",
-            "Closing a socket with unread input sends a reset, which can overtake your 503: \
+            "Closing a socket with unread input sends a reset, which can overtake your 429: \
              read and throw away what the client has sent (a few reads, until WouldBlock) \
              before you answer and close.",
         ],
-        checks: &["per-client-limit", "per-client-limit-after-idle"],
+        checks: &[
+            "epoll-per-client-limit",
+            "epoll-per-client-limit-after-idle",
+        ],
         arguments: &["--max-per-client", "64"],
         minutes: 45,
     },

@@ -59,7 +59,8 @@ fn copy_folder(from: &Path, to: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// A server process started for a test; killed and reaped when dropped.
+/// A server process started for a test; killed and reaped when dropped, with
+/// any children it has.
 pub struct ServerProcess {
     child: Child,
     pub addr: SocketAddr,
@@ -171,6 +172,19 @@ impl ServerProcess {
 
 impl Drop for ServerProcess {
     fn drop(&mut self) {
+        // A server that forks may leave children behind it. Stage 3's end once
+        // their client has gone, but a pre-forked child would wait for clients
+        // forever. So freeze the server first (it can then neither fork a
+        // replacement nor reap, so its children's pids stay theirs), end its
+        // children, then end it.
+        let server = nix::unistd::Pid::from_raw(self.pid() as i32);
+        let _ = nix::sys::signal::kill(server, nix::sys::signal::Signal::SIGSTOP);
+        for child in crate::process::children(self.pid()) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child.pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         drop(self.site.take());

@@ -1,7 +1,7 @@
 //! Reference solution of ch08-per-client-limit (chapter 8).
 //!
 //! The server counts the open connections of each client address. A client at
-//! its limit has its new connection answered with a 503 and closed at once; it
+//! its limit has its new connection answered with a 429 and closed at once; it
 //! never becomes a `Connection`. Every way a connection can end goes through
 //! one method, `remove_connection`, so no path forgets to count it out.
 
@@ -27,6 +27,9 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use exercises::table::{ConnectionTable, Token};
 
 const NAME: &str = "ch08-per-client-limit";
+
+/// The client's doing, not the server's trouble: 429 rather than 503.
+const TOO_MANY_REQUESTS: Status = Status::new(429, "Too Many Requests");
 
 /// The event data of the two sockets that are not connections. Connection
 /// tokens are table indices, far below these.
@@ -382,14 +385,14 @@ impl Server {
         }
     }
 
-    /// Turns away a client that already has its share of connections: a 503,
+    /// Turns away a client that already has its share of connections: a 429,
     /// and the close. It never becomes a `Connection` and costs no entry.
     ///
     /// What the client has sent so far is read and thrown away first: closing
     /// a socket that holds unread input makes the kernel reset the connection,
     /// and the reset can reach the client before it reads our answer. A
     /// request that arrives after we close still draws a reset, but by then
-    /// the 503 is on its way.
+    /// the 429 is on its way.
     fn refuse(&self, mut stream: TcpStream) {
         if stream.set_nonblocking(true).is_err() {
             return;
@@ -401,7 +404,7 @@ impl Server {
             }
         }
         let response = error_response(
-            Status::SERVICE_UNAVAILABLE,
+            TOO_MANY_REQUESTS,
             "too many connections from your address",
             &self.root,
         );

@@ -10,6 +10,10 @@
 //! - [`table`]: stage 8's connection table, the very file of
 //!   `crates/stage08-epoll/src/table.rs`, for the exercises that grow stage 8's
 //!   event loop.
+//!
+//! The exercises of chapters 3 to 5 change their stage's accept loop itself, so
+//! each starts from a trimmed copy of the stage's `main.rs`; the modules below
+//! hold the parts of the stage that they use unchanged.
 
 use std::path::Path;
 
@@ -45,3 +49,14 @@ pub fn serve_one_at_a_time(
         }
     }
 }
+
+/// Stage 3's signal handling, the very file chapter 3 explains.
+#[path = "../../stage03-multiprocess/src/signals.rs"]
+pub mod stage03_signals;
+
+/// Stage 5's wrapper that lets `serve_connection` use `may`'s sockets.
+#[path = "../../stage05-green-threads/src/coroutine_stream.rs"]
+pub mod coroutine_stream;
+
+pub mod green_threads;
+pub mod stopping;

@@ -139,11 +139,7 @@ impl Evaluation {
             Evaluation::DoesNotCompile(_) => "does not compile".into(),
             Evaluation::DidNotStart(_) => "does not start".into(),
             Evaluation::Checked { own, .. } if own.all_passed() => "done".into(),
-            Evaluation::Checked { own, .. } => format!(
-                "to do: {} of {} checks fail",
-                own.failed(),
-                own.results.len()
-            ),
+            Evaluation::Checked { own, .. } => format!("to do: {}", failing(own)),
         }
     }
 }
@@ -187,6 +183,9 @@ fn evaluate(exercise: &Exercise, binary: &str, with_stage: bool) -> Evaluation {
         .collect();
     let own = checker::run_checks(&target, exercise.chapter, &own_checks, |_| {});
     let stage = with_stage.then(|| {
+        if !still_answers(&target) {
+            return Ok(no_longer_answers(exercise.chapter));
+        }
         checker::run_checks(
             &target,
             exercise.chapter,
@@ -202,10 +201,40 @@ fn evaluate(exercise: &Exercise, binary: &str, with_stage: bool) -> Evaluation {
     }
 }
 
+/// Whether the server still answers a plain `GET /`. A server that an
+/// exercise's checks left stuck (a wait that blocks every thread, say) would make
+/// each of the stage's checks wait for its own timeout, minutes in all.
+fn still_answers(target: &checker::Target) -> bool {
+    let request = format!(
+        "GET / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        target.addr
+    );
+    checker::client::exchange(target.addr, request.as_bytes(), true).is_ok()
+}
+
+/// The stage's report when the server no longer answers: one failure that says
+/// so, instead of every check failing on its own timeout.
+fn no_longer_answers(chapter: u8) -> Report {
+    Report {
+        results: vec![checker::CheckResult {
+            name: "still-answers",
+            stage: chapter,
+            behaviour: "after the exercise's checks, the server still answers GET /",
+            outcome: Outcome::Failed(checker::Failure::new(
+                "the server no longer answers GET / at all, so the stage's checks were not run",
+                "a server that keeps working, whatever the exercise's checks did to it",
+            )),
+        }],
+    }
+}
+
 fn list() -> Result<(), String> {
+    build_every_exercise()?;
+    let evaluations = in_parallel(EXERCISES, IN_PARALLEL, |exercise| {
+        evaluate(exercise, exercise.id, false)
+    });
     let mut done = 0;
-    for exercise in EXERCISES {
-        let evaluation = evaluate(exercise, exercise.id, false);
+    for (exercise, evaluation) in EXERCISES.iter().zip(evaluations) {
         done += usize::from(evaluation.is_done());
         println!(
             "{:26} ch. {}  {:38} {}",
@@ -372,21 +401,34 @@ fn watch(chosen: Option<&'static Exercise>) -> Result<(), String> {
     }
 }
 
-/// How many exercises `verify` checks at once: each runs its own server.
-const VERIFY_IN_PARALLEL: usize = 3;
+/// `its check fails`, or `2 of 3 checks fail`.
+fn failing(report: &Report) -> String {
+    match report.results.len() {
+        1 => "its check fails".to_string(),
+        total => format!("{} of {total} checks fail", report.failed()),
+    }
+}
 
-fn verify(pristine: bool) -> Result<(), String> {
-    // One build of everything first, so the checks below do not queue for Cargo.
+/// How many exercises `list` and `verify` check at once: each runs its own server.
+const IN_PARALLEL: usize = 3;
+
+/// One build of every exercise first, so the checks that follow do not queue
+/// for Cargo's lock. A working copy that does not compile is not an error here:
+/// its own evaluation says so.
+fn build_every_exercise() -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let built = Command::new(cargo)
+    Command::new(cargo)
         .args(["build", "--quiet", "-p", "exercises", "--bins"])
         .current_dir(workspace())
+        .stderr(std::process::Stdio::null())
         .status()
-        .map_err(|error| format!("cannot run cargo: {error}"))?;
-    if !built.success() {
-        return Err("the exercises crate does not build".into());
-    }
-    let evaluations = in_parallel(EXERCISES, VERIFY_IN_PARALLEL, |exercise| {
+        .map(|_| ())
+        .map_err(|error| format!("cannot run cargo: {error}"))
+}
+
+fn verify(pristine: bool) -> Result<(), String> {
+    build_every_exercise()?;
+    let evaluations = in_parallel(EXERCISES, IN_PARALLEL, |exercise| {
         let start = evaluate(exercise, &format!("start-{}", exercise.id), true);
         let solution = evaluate(exercise, &format!("solution-{}", exercise.id), true);
         (start, solution)
@@ -397,11 +439,7 @@ fn verify(pristine: bool) -> Result<(), String> {
             Evaluation::Checked { own, stage }
                 if !own.all_passed() && stage.as_ref().is_none_or(Report::all_passed) =>
             {
-                format!(
-                    "start fails {} of {} checks",
-                    own.failed(),
-                    own.results.len()
-                )
+                format!("start: {}", failing(own))
             }
             Evaluation::Checked { own, .. } if own.all_passed() => {
                 problems.push(format!(

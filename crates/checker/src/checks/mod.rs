@@ -141,3 +141,35 @@ pub fn expect_content_type(exchange: &Exchange, wanted: &str) -> Result<(), Fail
     };
     Err(exchange.fail(problem, format!("Content-Type: {wanted}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn every_check_has_a_name_of_its_own() {
+        let mut seen = HashSet::new();
+        for check in all().into_iter().chain(exercise_checks()) {
+            assert!(
+                seen.insert(check.name),
+                "two checks are called {}",
+                check.name
+            );
+        }
+    }
+
+    #[test]
+    fn every_exercise_names_checks_that_exist() {
+        for exercise in crate::exercises::EXERCISES {
+            assert!(!exercise.checks.is_empty(), "{} has no checks", exercise.id);
+            for name in exercise.checks {
+                assert!(
+                    find(name).is_some(),
+                    "{} names a check {name:?} that does not exist",
+                    exercise.id
+                );
+            }
+        }
+    }
+}

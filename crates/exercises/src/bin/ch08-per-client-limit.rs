@@ -1,7 +1,7 @@
 //! Exercise ch08-per-client-limit (chapter 8): a limit on connections per client.
 //!
 //! Goal: one client address may hold at most `--max-per-client` connections
-//! open at once. A connection beyond that gets `503 Service Unavailable` at once
+//! open at once. A connection beyond that gets `429 Too Many Requests` at once
 //! and is closed, while clients from other addresses are served as usual. When
 //! one of its connections ends (the client closes it, resets it, asks for
 //! `Connection: close`, or leaves it idle until the timeout), the client may

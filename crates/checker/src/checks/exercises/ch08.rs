@@ -19,15 +19,15 @@ use crate::target::Context;
 pub fn checks() -> Vec<Check> {
     vec![
         Check {
-            name: "per-client-limit",
+            name: "epoll-per-client-limit",
             stages: 8..=8,
-            behaviour: "the 65th connection from one address gets 503; other addresses are served; \
+            behaviour: "the 65th connection from one address gets 429; other addresses are served; \
                         a connection that ends, however it ends, frees its place",
             needs_pid: false,
             run: per_client_limit,
         },
         Check {
-            name: "per-client-limit-after-idle",
+            name: "epoll-per-client-limit-after-idle",
             stages: 8..=8,
             behaviour: "connections closed by the idle timeout free their places too",
             needs_pid: false,
@@ -59,7 +59,7 @@ fn loopback(last: u8) -> IpAddr {
 fn limit_expected() -> String {
     format!(
         "{MAX_PER_CLIENT} connections open from one address at most (the exercise starts the \
-         server with --max-per-client {MAX_PER_CLIENT}); one more gets 503 Service Unavailable \
+         server with --max-per-client {MAX_PER_CLIENT}); one more gets 429 Too Many Requests \
          and the close"
     )
 }
@@ -71,7 +71,7 @@ enum Outcome {
 }
 
 /// Opens a connection from `from` and asks for a page on it, keeping the
-/// connection open. A 200 means it was let in, a 503 that it was turned away
+/// connection open. A 200 means it was let in, a 429 that it was turned away
 /// (and then it must be closed); anything else is a failure.
 fn try_connection(context: &Context, from: IpAddr, what: &str) -> Result<Outcome, Failure> {
     if !context.addr().ip().is_loopback() || !context.addr().is_ipv4() {
@@ -98,10 +98,10 @@ fn try_connection(context: &Context, from: IpAddr, what: &str) -> Result<Outcome
         .map_err(|error| failure(error.describe()).received(error.received()))?;
     match reply.status {
         200 => Ok(Outcome::Served(connection)),
-        503 => {
+        429 => {
             if connection.wait_for_close(Duration::from_secs(3)).is_err() {
                 return Err(
-                    failure("after the 503 the connection stayed open".into()).received(&reply.raw)
+                    failure("after the 429 the connection stayed open".into()).received(&reply.raw)
                 );
             }
             Ok(Outcome::Refused)
@@ -111,7 +111,7 @@ fn try_connection(context: &Context, from: IpAddr, what: &str) -> Result<Outcome
 }
 
 /// A connection from `from` that must be served, perhaps only once the server
-/// has seen another connection of that client end: a 503 is tried again for a
+/// has seen another connection of that client end: a 429 is tried again for a
 /// while.
 fn served_soon(context: &Context, from: IpAddr, what: &str) -> Result<Connection, Failure> {
     let deadline = Instant::now() + PLACE_FREED_WITHIN;
@@ -124,7 +124,7 @@ fn served_soon(context: &Context, from: IpAddr, what: &str) -> Result<Connection
             Outcome::Refused => {
                 return Err(Failure::new(
                     format!(
-                        "{what}, from {from}: still 503 after {:.0} s",
+                        "{what}, from {from}: still 429 after {:.0} s",
                         PLACE_FREED_WITHIN.as_secs_f64()
                     ),
                     format!(

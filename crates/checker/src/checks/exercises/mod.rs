@@ -5,6 +5,9 @@
 use super::Check;
 
 mod ch02;
+mod ch03;
+mod ch04;
+mod ch05;
 mod ch06;
 mod ch07;
 mod ch08;
@@ -12,6 +15,9 @@ mod ch08;
 pub fn checks() -> Vec<Check> {
     [
         ch02::checks(),
+        ch03::checks(),
+        ch04::checks(),
+        ch05::checks(),
         ch06::checks(),
         ch07::checks(),
         ch08::checks(),

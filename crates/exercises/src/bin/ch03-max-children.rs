@@ -1,0 +1,167 @@
+//! Exercise ch03-max-children (chapter 3): a cap on live children.
+//!
+//! Goal: with `--max-children N`, the server never has more than N children at
+//! once. While N are busy, a new client gets `503 Service Unavailable` with a
+//! `Retry-After` header at once, from the parent, without a fork; as soon as a
+//! child has ended (and been reaped), clients are served again.
+//!
+//! This is stage 3's `main.rs`; its signal handling is `exercises::stage03_signals`,
+//! stage 3's own `signals.rs`.
+//!
+//! Check your work:  scripts/exercise check ch03-max-children
+//! Stuck?            scripts/exercise hint ch03-max-children
+
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process;
+use std::time::Duration;
+
+use common::accept::after_accept_error;
+use common::access_log::AccessLog;
+use common::blocking::serve_connection;
+use common::cli::{Cli, exit_with_startup_error, listen_or_exit};
+use exercises::stage03_signals as signals;
+use nix::errno::Errno;
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid, fork};
+
+const NAME: &str = "ch03-max-children";
+
+/// How long a child waits for its client before it gives up (the client gets 408).
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many children may serve at once when `--max-children` is not given.
+const DEFAULT_MAX_CHILDREN: usize = 64;
+
+fn main() {
+    let mut arguments = Cli::new(NAME, 7803, "stage 3 with a cap on live children")
+        .option(
+            "--max-children",
+            "N",
+            "serve at most N connections at once; refuse more with 503 [default: 64]",
+        )
+        .parse();
+    let max_children: usize = arguments
+        .value("--max-children")
+        .unwrap_or(DEFAULT_MAX_CHILDREN);
+    if max_children == 0 {
+        exit_with_startup_error(NAME, "--max-children must be above zero");
+    }
+    if let Err(error) = signals::install() {
+        exit_with_startup_error(NAME, &format!("cannot set up signal handling: {error}"));
+    }
+    let listener = listen_or_exit(NAME, &mut arguments.server);
+    if let Err(error) = listener.set_nonblocking(true) {
+        exit_with_startup_error(
+            NAME,
+            &format!("cannot make the listener non-blocking: {error}"),
+        );
+    }
+    let log = AccessLog::new(arguments.server.quiet);
+    let children = serve_with_a_process_each(listener, &arguments.server.root, &log, max_children);
+    wait_for_children(children);
+}
+
+/// Accepts connections and forks a child for each, until Ctrl-C or SIGTERM.
+/// Returns how many children are still serving.
+///
+/// Start here: `max_children` is read from the command line, and nothing uses it
+/// yet.
+fn serve_with_a_process_each(
+    listener: TcpListener,
+    root: &Path,
+    log: &AccessLog,
+    max_children: usize,
+) -> usize {
+    let _ = max_children;
+    let mut children: usize = 0;
+    loop {
+        children = children.saturating_sub(reap_finished_children());
+        if signals::stop_requested() {
+            return children;
+        }
+        if !signals::wait_for_connection(&listener) {
+            continue; // a signal came: loop round to reap or to stop
+        }
+        let (stream, peer) = match listener.accept() {
+            Ok(accepted) => accepted,
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(error) => {
+                after_accept_error(NAME, &error);
+                continue;
+            }
+        };
+        // SAFETY: this process runs a single thread, so the child's copy of memory
+        // holds no lock that another thread was holding at the moment of the fork.
+        match unsafe { fork() } {
+            Ok(ForkResult::Child) => serve_in_child(listener, stream, peer, root, log),
+            Ok(ForkResult::Parent { .. }) => {
+                children += 1;
+                // The child has its own copy of the socket; ours must go.
+                drop(stream);
+            }
+            Err(error) => eprintln!("{NAME}: fork failed, dropping {peer}: {error}"),
+        }
+    }
+}
+
+/// The child's whole life: serve one connection, then end the process.
+fn serve_in_child(
+    listener: TcpListener,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    root: &Path,
+    log: &AccessLog,
+) -> ! {
+    drop(listener);
+    signals::become_child();
+    let ready = stream.set_nonblocking(false).is_ok()
+        && stream.set_read_timeout(Some(CLIENT_TIMEOUT)).is_ok()
+        && stream.set_write_timeout(Some(CLIENT_TIMEOUT)).is_ok();
+    if ready {
+        serve_connection(&mut stream, peer, root, log);
+    }
+    drop(stream);
+    let _ = io::stdout().flush();
+    // SAFETY: `_exit` ends this process at once, running none of the parent's
+    // exit handlers and flushing none of its buffers.
+    unsafe { libc::_exit(0) }
+}
+
+/// Collects every child that has exited, without waiting for the others, and
+/// returns how many there were.
+fn reap_finished_children() -> usize {
+    let mut reaped = 0;
+    loop {
+        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => return reaped,
+            Ok(WaitStatus::Signaled(child, signal, _)) => {
+                eprintln!("{NAME}: child {child} was killed by {signal}");
+                reaped += 1;
+            }
+            Ok(_) => reaped += 1,
+            Err(Errno::EINTR) => continue,
+            Err(_) => return reaped, // ECHILD: no children at all
+        }
+    }
+}
+
+/// After a stop request: waits until every child has finished its response.
+fn wait_for_children(children: usize) {
+    eprintln!(
+        "stopping: no new connections, waiting for {children} child process(es) to finish (again to quit now)"
+    );
+    signals::allow_interruptions();
+    loop {
+        match waitpid(Pid::from_raw(-1), None) {
+            Ok(_) => continue,
+            Err(Errno::EINTR) if signals::stop_requests() > 1 => {
+                eprintln!("stopped at once; the children finish their responses on their own");
+                process::exit(130);
+            }
+            Err(Errno::EINTR) => continue,
+            Err(_) => return,
+        }
+    }
+}

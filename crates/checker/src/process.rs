@@ -223,20 +223,26 @@ mod tests {
         assert!(thread_count(me).unwrap() >= 1);
         assert!(resident_bytes(me).unwrap() > 0);
         assert!(open_descriptors(me).unwrap() >= 3);
-        assert!(cpu_seconds(me).unwrap() >= 0.0);
-        assert!(tree_cpu_seconds(me).unwrap() >= cpu_seconds(me).unwrap());
+        // Own time first: read the other way round, the clock may tick between
+        // the two reads and make the tree look smaller than the process.
+        let own = cpu_seconds(me).unwrap();
+        assert!(own >= 0.0);
+        assert!(tree_cpu_seconds(me).unwrap() >= own);
         assert!(tree_memory_bytes(me).unwrap() > 0);
         assert_eq!(process_tree(me).first(), Some(&me));
     }
 
     #[test]
     fn a_name_with_spaces_and_parentheses_is_skipped_whole() {
-        // A process is named after its executable: copy `sleep` to a name that
-        // looks like the fields that follow it ("R" running, parent 1).
+        // A process is named after the file it was started from: link `sleep` to
+        // a name that looks like the fields that follow it ("R" running, parent
+        // 1). A link, not a copy: a copy's write descriptor, inherited by a
+        // process another test forks at that moment, makes exec fail with
+        // "Text file busy".
         let directory = std::env::temp_dir().join(format!("proc-name-{}", std::process::id()));
         fs::create_dir_all(&directory).unwrap();
         let odd = directory.join("a) R 1 (b");
-        fs::copy("/bin/sleep", &odd).unwrap();
+        std::os::unix::fs::symlink("/bin/sleep", &odd).unwrap();
         let mut child = std::process::Command::new(&odd).arg("5").spawn().unwrap();
         // The kernel renames the child during `exec`, a moment after `spawn`
         // may already have returned.

@@ -35,6 +35,11 @@ pub fn in_flight_answer_survives(server: &mut ServerProcess, signal: &str) -> Re
 
     server.signal(signal).map_err(|error| error.to_string())?;
     wait_until_refused(server)?;
+    if !server.is_running() {
+        return Err(format!(
+            "after SIG{signal}, the server exited before its answer was sent"
+        ));
+    }
 
     read_at_least(&mut connection.stream, &mut received, usize::MAX)?;
     let head_end = common::head::find_head_end(&received).ok_or("no response head")?;

@@ -28,6 +28,9 @@ Usage:
       its CPU while they sat idle, and the latency of fresh requests meanwhile.
   lab cpu --pid PID [--secs 2]
       Prints the process tree's CPU use, in percent of one core.
+  lab cpu-time --pid PID
+      Prints the CPU time the process tree has used so far, in seconds: its own,
+      its reaped children's, and its live descendants'.
 ";
 
 fn main() -> ExitCode {
@@ -74,14 +77,18 @@ fn run(arguments: &[String]) -> Result<(), String> {
             println!("{}", hold(&options).to_json());
             Ok(())
         }
-        "cpu" => {
+        "cpu" | "cpu-time" => {
             let pid: u32 = value("--pid")
                 .ok_or("cpu needs --pid")?
                 .parse()
                 .map_err(|_| "--pid wants a number")?;
-            let seconds = number("--secs", 2.0)?;
             let read_cpu =
                 || tree_cpu_seconds(pid).map_err(|error| format!("process {pid}: {error}"));
+            if command == "cpu-time" {
+                println!("{{\"cpu_seconds\":{:.3}}}", read_cpu()?);
+                return Ok(());
+            }
+            let seconds = number("--secs", 2.0)?;
             let before = read_cpu()?;
             std::thread::sleep(Duration::from_secs_f64(seconds));
             let used = read_cpu()? - before;

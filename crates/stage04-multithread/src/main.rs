@@ -27,7 +27,7 @@ use common::accept::after_accept_error;
 use common::access_log::AccessLog;
 use common::blocking::serve_connection;
 use common::cli::{Cli, exit_with_startup_error, listen_or_exit};
-use common::shutdown::{StopFlag, on_stop_signal};
+use common::shutdown::{StopFlag, stop_on_signal};
 use threadpool::ThreadPool;
 
 const NAME: &str = "stage04-multithread";
@@ -64,7 +64,7 @@ fn main() {
     // for it rather than end the process.
     let _ = common::shutdown::stop_signals().thread_block();
     let listener = listen_or_exit(NAME, &mut arguments.server);
-    let stop = stop_on_signal(&listener);
+    let stop = stop_on_signal(NAME, &listener);
     let site = Arc::new(Site {
         root: arguments.server.root.clone(),
         log: AccessLog::new(arguments.server.quiet),
@@ -158,42 +158,4 @@ fn next_connection(listener: &TcpListener, stop: &StopFlag) -> Option<(TcpStream
             Err(error) => after_accept_error(NAME, &error),
         }
     }
-}
-
-// ANCHOR: stop
-/// Arranges for Ctrl-C and SIGTERM to stop the accept loop. This must run before
-/// any other thread starts: `on_stop_signal` blocks the signals in this thread,
-/// and only threads started afterwards inherit that.
-fn stop_on_signal(listener: &TcpListener) -> StopFlag {
-    let stop = StopFlag::new();
-    let raised = stop.clone();
-    let wake_up_address = listener.local_addr().map(reachable);
-    let installed = on_stop_signal(move || {
-        raised.raise();
-        // The main thread sleeps in `accept`, and nothing another thread does to
-        // the listener reliably wakes it: on Linux, closing a socket does not
-        // interrupt an `accept` already waiting on it. What does wake it is what it
-        // waits for, a connection. So we connect to ourselves; the accept loop
-        // then sees the raised flag and stops.
-        if let Ok(address) = wake_up_address {
-            let _ = TcpStream::connect_timeout(&address, Duration::from_secs(1));
-        }
-    });
-    if let Err(error) = installed {
-        exit_with_startup_error(NAME, &format!("cannot watch for stop signals: {error}"));
-    }
-    stop
-}
-// ANCHOR_END: stop
-
-/// An address we can connect to: a server listening on every address
-/// (`0.0.0.0`) is reached through the loopback address.
-fn reachable(mut address: SocketAddr) -> SocketAddr {
-    if address.ip().is_unspecified() {
-        address.set_ip(match address {
-            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-        });
-    }
-    address
 }

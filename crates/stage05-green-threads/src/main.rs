@@ -19,7 +19,7 @@
 mod coroutine_stream;
 
 use std::mem::size_of;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::os::fd::{FromRawFd, IntoRawFd};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,7 +29,7 @@ use common::accept::after_accept_error;
 use common::access_log::AccessLog;
 use common::blocking::serve_connection;
 use common::cli::{Cli, exit_with_startup_error, listen_or_exit};
-use common::shutdown::{StopFlag, on_stop_signal};
+use common::shutdown::{StopFlag, stop_on_signal};
 use may::coroutine::JoinHandle;
 use may::go;
 
@@ -82,7 +82,7 @@ fn main() {
     let listener = listen_or_exit(NAME, &mut arguments.server);
     compile_the_request_parser();
     // Before `may` starts its threads: they must inherit the blocked signals.
-    let stop = stop_on_signal(&listener);
+    let stop = stop_on_signal(NAME, &listener);
     configure_scheduler(workers, stack_words);
     let listener = coroutine_listener(listener);
     let site = Arc::new(Site {
@@ -182,32 +182,3 @@ fn serve_with_a_coroutine_each(listener: may::net::TcpListener, stop: &StopFlag,
     }
 }
 // ANCHOR_END: accept_loop
-
-/// Arranges for Ctrl-C and SIGTERM to stop the accept loop; as in stage 4, the
-/// loop is woken by a connection to our own listener.
-fn stop_on_signal(listener: &TcpListener) -> StopFlag {
-    let stop = StopFlag::new();
-    let raised = stop.clone();
-    let wake_up_address = listener.local_addr().map(reachable);
-    let installed = on_stop_signal(move || {
-        raised.raise();
-        if let Ok(address) = wake_up_address {
-            let _ = TcpStream::connect_timeout(&address, Duration::from_secs(1));
-        }
-    });
-    if let Err(error) = installed {
-        exit_with_startup_error(NAME, &format!("cannot watch for stop signals: {error}"));
-    }
-    stop
-}
-
-/// An address we can connect to: `0.0.0.0` is reached through loopback.
-fn reachable(mut address: SocketAddr) -> SocketAddr {
-    if address.ip().is_unspecified() {
-        address.set_ip(match address {
-            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-        });
-    }
-    address
-}

@@ -3,10 +3,11 @@
 
 use std::time::{Duration, Instant};
 
+use crate::checks::keep_alive::{kept_request, next_reply, open};
 use crate::checks::{Check, expect_body, expect_status};
 use crate::client::{Connection, Reply};
 use crate::report::Failure;
-use crate::target::{Context, Exchange};
+use crate::target::Context;
 
 pub fn checks() -> Vec<Check> {
     vec![
@@ -39,45 +40,6 @@ pub fn checks() -> Vec<Check> {
 
 /// The limit the exercise starts its server with (`--max-requests 4`).
 const MAX_REQUESTS: u32 = 4;
-
-/// An HTTP/1.1 request that does not ask to close.
-fn kept_request(context: &Context, method: &str, name: &str) -> Vec<u8> {
-    format!(
-        "{method} {} HTTP/1.1\r\nHost: {}\r\n\r\n",
-        context.fixtures.url_of(name),
-        context.addr()
-    )
-    .into_bytes()
-}
-
-fn open(context: &Context, request: &[u8]) -> Result<Connection, Failure> {
-    Connection::open(context.addr()).map_err(|error| {
-        Failure::new(error.describe(), "a connection").sent(context.addr(), request)
-    })
-}
-
-/// The next reply on `connection`, as an exchange for `request`.
-fn next_reply(
-    context: &Context,
-    connection: &mut Connection,
-    request: &[u8],
-    expect_body: bool,
-    which: &str,
-    expected: &str,
-) -> Result<Exchange, Failure> {
-    match connection.read_reply(expect_body) {
-        Ok(reply) => Ok(Exchange {
-            addr: context.addr(),
-            request: request.to_vec(),
-            reply,
-        }),
-        Err(error) => Err(
-            Failure::new(format!("{which}: {}", error.describe()), expected)
-                .sent(context.addr(), request)
-                .received(error.received()),
-        ),
-    }
-}
 
 /// `Connection: close`, or `no Connection header`, for a failure's problem line.
 fn header_as_sent(reply: &Reply, name: &str) -> String {
@@ -113,7 +75,7 @@ fn keep_alive_header(context: &Context) -> Result<(), Failure> {
         .idle_timeout
         .unwrap_or(Duration::from_secs(5))
         .as_secs();
-    let first = kept_request(context, "GET", "page.html");
+    let first = kept_request(context, "GET", &context.fixtures.url_of("page.html"));
     let mut connection = open(context, &first)?;
     for number in 1..MAX_REQUESTS {
         let left = u64::from(MAX_REQUESTS - number);
@@ -121,7 +83,7 @@ fn keep_alive_header(context: &Context) -> Result<(), Failure> {
             "Keep-Alive: timeout={timeout}, max={left} (the exercise starts the server with \
              --max-requests {MAX_REQUESTS}; the checker assumes an idle timeout of {timeout} s)"
         );
-        let request = kept_request(context, "GET", "page.html");
+        let request = kept_request(context, "GET", &context.fixtures.url_of("page.html"));
         connection.send(&request);
         let exchange = next_reply(
             context,
@@ -181,10 +143,10 @@ fn max_requests(context: &Context) -> Result<(), Failure> {
          {MAX_REQUESTS})",
         MAX_REQUESTS - 1
     );
-    let first = kept_request(context, "GET", "notes.txt");
+    let first = kept_request(context, "GET", &context.fixtures.url_of("notes.txt"));
     let mut connection = open(context, &first)?;
     for number in 1..=MAX_REQUESTS {
-        let request = kept_request(context, "GET", "notes.txt");
+        let request = kept_request(context, "GET", &context.fixtures.url_of("notes.txt"));
         connection.send(&request);
         let exchange = next_reply(
             context,
@@ -224,7 +186,7 @@ fn max_requests(context: &Context) -> Result<(), Failure> {
     ];
     let all: Vec<u8> = requests
         .iter()
-        .flat_map(|(method, name)| kept_request(context, method, name))
+        .flat_map(|(method, name)| kept_request(context, method, &context.fixtures.url_of(name)))
         .collect();
     let mut connection = open(context, &all)?;
     connection.send(&all);
@@ -327,7 +289,7 @@ fn expect_100_continue(context: &Context) -> Result<(), Failure> {
     expect_status(&interim, 100)?;
     let rest = [
         b"hello world".as_slice(),
-        &kept_request(context, "GET", "page.html"),
+        &kept_request(context, "GET", &context.fixtures.url_of("page.html")),
     ]
     .concat();
     connection.send(&rest);

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
+use crate::checks::concurrency::server_pid;
 use crate::checks::{Check, expect_content_length, expect_status};
 use crate::client::Connection;
 use crate::process::children;
@@ -61,13 +62,6 @@ pub fn checks() -> Vec<Check> {
             run: prefork_replaces_children,
         },
     ]
-}
-
-fn server_pid(context: &Context) -> Result<u32, Failure> {
-    context
-        .target
-        .pid
-        .ok_or_else(|| Failure::new("no --pid given", "the server's process id"))
 }
 
 /// Waits until `pid` has exactly `wanted` children, zombies included (a zombie

@@ -45,11 +45,42 @@ fn passes_the_stage_8_checks_edge_triggered() {
 
 /// Edge-triggered, one accept per event: 50 clients that connect at once are
 /// one event and one accept; the others are never reported again.
+///
+/// "At once" must be certain, not a matter of scheduling: the server is paused
+/// (SIGSTOP) until the load's clients have queued up in its listener, as they
+/// would behind a server busy with something else, and then resumed.
 #[test]
 fn edge_once_mistake_stalls_under_load() {
     let server = ServerProcess::start(EDGE_ONCE_MISTAKE, &[]).unwrap();
-    let report = checker::run(&server.target(), 8, Some("sustained-load"), |_| {}).unwrap();
+    let (pid, port) = (server.pid().to_string(), server.addr.port());
+    server.signal("STOP").unwrap();
+    let report = thread::scope(|scope| {
+        scope.spawn(|| {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while queued_connections(port) < 2 && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(10));
+            }
+            let resumed = Command::new("kill").args(["-CONT", &pid]).status();
+            assert!(resumed.unwrap().success());
+        });
+        checker::run(&server.target(), 8, Some("sustained-load"), |_| {}).unwrap()
+    });
     assert_eq!(report.failures(), ["sustained-load"], "{report}");
+}
+
+/// How many connections wait in the accept queue of the listener on `port`:
+/// for a listening socket, the `rx_queue` column of `/proc/net/tcp`.
+fn queued_connections(port: u16) -> usize {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    table
+        .lines()
+        .skip(1)
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .filter(|fields| fields.len() > 4 && fields[3] == "0A") // 0A: LISTEN
+        .filter(|fields| fields[1].ends_with(&format!(":{port:04X}")))
+        .filter_map(|fields| fields[4].split(':').nth(1))
+        .filter_map(|queue| usize::from_str_radix(queue, 16).ok())
+        .sum()
 }
 
 #[test]

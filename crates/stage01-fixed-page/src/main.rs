@@ -12,10 +12,12 @@
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::SystemTime;
 
 use common::accept::after_accept_error;
 use common::cli::{Cli, listen_or_exit};
 use common::head::read_request_head;
+use common::response::http_date;
 
 const NAME: &str = "stage01-fixed-page";
 
@@ -76,15 +78,19 @@ fn answer(mut stream: TcpStream, peer: SocketAddr, log: bool) {
 
 // ANCHOR: fixed_response
 /// The status line, the headers, a blank line, then the body. Every line of the
-/// head ends in CRLF. `Content-Length` counts bytes, not characters.
+/// head ends in CRLF. `Content-Length` counts bytes, not characters. `Date` is
+/// required of every server that has a clock (RFC 9110, section 6.6.1); caches
+/// use it to tell how old a response is.
 fn fixed_response() -> Vec<u8> {
     let head = format!(
         "HTTP/1.1 200 OK\r\n\
          Content-Type: text/html; charset=utf-8\r\n\
          Content-Length: {}\r\n\
+         Date: {}\r\n\
          Connection: close\r\n\
          \r\n",
-        PAGE.len()
+        PAGE.len(),
+        http_date(SystemTime::now())
     );
     [head.as_bytes(), PAGE.as_bytes()].concat()
 }

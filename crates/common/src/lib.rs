@@ -15,8 +15,6 @@
 //! | [`site`]    | 2         | the answer to one request: file, 404, 405, ...             |
 //! | [`blocking`]| 2         | one connection on a blocking socket: read, answer, close   |
 //! | [`access_log`]| 2       | one line per request, unless `--quiet`                     |
-//! | [`outgoing`]| 6         | a response sent through a non-blocking socket, piece by piece |
-//! | [`connection`]| 7       | a kept-alive HTTP/1.1 connection on a non-blocking socket  |
 //! | [`shutdown`]| 4         | turning Ctrl-C and SIGTERM into an orderly stop            |
 //!
 //! What it deliberately leaves out: any concurrency model. How connections are
@@ -27,9 +25,7 @@ pub mod accept;
 pub mod access_log;
 pub mod blocking;
 pub mod cli;
-pub mod connection;
 pub mod head;
-pub mod outgoing;
 pub mod request;
 pub mod resolve;
 pub mod response;

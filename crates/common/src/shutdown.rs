@@ -7,11 +7,14 @@
 //! "stop" means: close the listener, wake the accept loop, finish what is in flight.
 //!
 //! The mask of blocked signals is inherited by every thread started afterwards, so
-//! [`on_stop_signal`] must run before the stage starts any other thread; otherwise
+//! the signals must be blocked before the stage starts any other thread; otherwise
 //! the kernel could deliver the signal to a thread that does not block it, and the
-//! process would die mid-response.
+//! process would die mid-response. The type system keeps that order for us: only
+//! [`StopSignals::block`] makes a [`StopSignals`], and what starts threads (the
+//! signal-waiting thread here, the stages' pools and workers) asks for one.
 
 use std::io;
+use std::marker::PhantomData;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::process;
 use std::sync::Arc;
@@ -41,21 +44,54 @@ impl StopFlag {
     }
 }
 
-/// SIGINT (Ctrl-C) and SIGTERM (`kill PID`, what service managers send).
-pub fn stop_signals() -> SigSet {
-    let mut signals = SigSet::empty();
-    signals.add(Signal::SIGINT);
-    signals.add(Signal::SIGTERM);
-    signals
+// ANCHOR: stop_signals
+/// Proof that SIGINT (Ctrl-C) and SIGTERM (`kill PID`, what service managers
+/// send) are blocked in this thread, and so in every thread it starts from now
+/// on. Only [`StopSignals::block`] makes one. It is not `Send`: a signal mask
+/// belongs to one thread, so the proof must not travel to another.
+#[derive(Debug)]
+pub struct StopSignals {
+    signals: SigSet,
+    _this_thread_only: PhantomData<*const ()>,
 }
 
+impl StopSignals {
+    /// Blocks SIGINT and SIGTERM in the calling thread. Call it first in `main`,
+    /// before anything starts a thread.
+    pub fn block() -> io::Result<StopSignals> {
+        let mut signals = SigSet::empty();
+        signals.add(Signal::SIGINT);
+        signals.add(Signal::SIGTERM);
+        signals.thread_block().map_err(io::Error::from)?;
+        Ok(StopSignals {
+            signals,
+            _this_thread_only: PhantomData,
+        })
+    }
+
+    /// [`StopSignals::block`], or one line on stderr and exit code 1.
+    pub fn block_or_exit(name: &str) -> StopSignals {
+        StopSignals::block().unwrap_or_else(|error| {
+            exit_with_startup_error(name, &format!("cannot block Ctrl-C and SIGTERM: {error}"))
+        })
+    }
+
+    /// The blocked signals, for a `signalfd` that reads them (stage 8).
+    pub fn set(&self) -> &SigSet {
+        &self.signals
+    }
+}
+// ANCHOR_END: stop_signals
+
 // ANCHOR: on_stop_signal
-/// Blocks SIGINT and SIGTERM in this thread and in every thread it starts later,
-/// then starts a thread that waits for one of them and calls `on_stop`. A second
-/// signal while the server is finishing ends the process at once.
-pub fn on_stop_signal(on_stop: impl FnOnce() + Send + 'static) -> io::Result<()> {
-    let signals = stop_signals();
-    signals.thread_block().map_err(io::Error::from)?;
+/// Starts a thread that waits for a stop signal and calls `on_stop`. A second
+/// signal while the server is finishing ends the process at once. The thread
+/// inherits the blocked mask, so `sigwait` is the only way the signals arrive.
+pub fn on_stop_signal(
+    blocked: &StopSignals,
+    on_stop: impl FnOnce() + Send + 'static,
+) -> io::Result<()> {
+    let signals = blocked.signals;
     thread::Builder::new()
         .name("stop-signal".into())
         .spawn(move || {
@@ -73,21 +109,31 @@ pub fn on_stop_signal(on_stop: impl FnOnce() + Send + 'static) -> io::Result<()>
         })?;
     Ok(())
 }
+
+/// A [`StopFlag`] that the first stop signal raises (stages 6 and 7, whose loops
+/// look at the flag on every round), or one line on stderr and exit code 1.
+pub fn stop_flag_on_signal(name: &str, blocked: &StopSignals) -> StopFlag {
+    let stop = StopFlag::new();
+    let raised = stop.clone();
+    if let Err(error) = on_stop_signal(blocked, move || raised.raise()) {
+        exit_with_startup_error(name, &format!("cannot watch for stop signals: {error}"));
+    }
+    stop
+}
 // ANCHOR_END: on_stop_signal
 
 // ANCHOR: stop
 /// Arranges for Ctrl-C and SIGTERM to stop a blocking accept loop (stages 4 and
-/// 5). This must run before any other thread starts: `on_stop_signal` blocks the
-/// signals in this thread, and only threads started afterwards inherit that.
-pub fn stop_on_signal(name: &str, listener: &TcpListener) -> StopFlag {
+/// 5): the flag is raised, and the loop, asleep in `accept`, is woken.
+pub fn stop_on_signal(name: &str, blocked: &StopSignals, listener: &TcpListener) -> StopFlag {
     let stop = StopFlag::new();
     let raised = stop.clone();
     let wake_up_address = listener.local_addr().map(reachable);
-    let installed = on_stop_signal(move || {
+    let installed = on_stop_signal(blocked, move || {
         raised.raise();
-        // The main thread sleeps in `accept`, and nothing another thread does to
-        // the listener reliably wakes it: on Linux, closing a socket does not
-        // interrupt an `accept` already waiting on it. What does wake it is what it
+        // The main thread sleeps in `accept`. Closing the listener from another
+        // thread does not wake it on Linux, and `shutdown` on a listening socket
+        // does there but not portably. What wakes it everywhere is what it
         // waits for, a connection. So we connect to ourselves; the accept loop
         // then sees the raised flag and stops.
         if let Ok(address) = wake_up_address {

@@ -16,7 +16,7 @@ use common::access_log::AccessLog;
 use common::blocking::serve_connection;
 use common::cli::{Cli, exit_with_startup_error, listen_or_exit};
 use common::response::{Status, write_response};
-use common::shutdown::StopFlag;
+use common::shutdown::{StopFlag, StopSignals};
 use common::site::error_response;
 use exercises::stopping::{next_connection, stop_on_signal};
 
@@ -50,9 +50,9 @@ fn main() {
         exit_with_startup_error(NAME, "--per-client and --read-timeout must be above zero");
     }
     // Hold Ctrl-C and SIGTERM back until the thread that takes them up exists.
-    let _ = common::shutdown::stop_signals().thread_block();
+    let blocked = StopSignals::block_or_exit(NAME);
     let listener = listen_or_exit(NAME, &mut arguments.server);
-    let stop = stop_on_signal(NAME, &listener);
+    let stop = stop_on_signal(NAME, &blocked, &listener);
     let site = Arc::new(Site {
         root: arguments.server.root.clone(),
         log: AccessLog::new(arguments.server.quiet),

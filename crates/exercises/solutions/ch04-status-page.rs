@@ -15,7 +15,7 @@ use common::blocking::serve_connection_with;
 use common::cli::{Cli, exit_with_startup_error, listen_or_exit};
 use common::request::Request;
 use common::response::{Response, Status};
-use common::shutdown::StopFlag;
+use common::shutdown::{StopFlag, StopSignals};
 use common::site::respond;
 use exercises::stopping::{next_connection, stop_on_signal};
 use threadpool::ThreadPool;
@@ -44,9 +44,9 @@ fn main() {
         exit_with_startup_error(NAME, "--pool and --read-timeout must be above zero");
     }
     // Hold Ctrl-C and SIGTERM back until the thread that takes them up exists.
-    let _ = common::shutdown::stop_signals().thread_block();
+    let blocked = StopSignals::block_or_exit(NAME);
     let listener = listen_or_exit(NAME, &mut arguments.server);
-    let stop = stop_on_signal(NAME, &listener);
+    let stop = stop_on_signal(NAME, &blocked, &listener);
     let site = Arc::new(Site {
         root: arguments.server.root.clone(),
         log: AccessLog::new(arguments.server.quiet),

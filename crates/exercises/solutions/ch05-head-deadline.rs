@@ -16,7 +16,7 @@ use common::accept::after_accept_error;
 use common::access_log::AccessLog;
 use common::blocking::{BlockingStream, serve_connection};
 use common::cli::{Cli, exit_with_startup_error, listen_or_exit};
-use common::shutdown::StopFlag;
+use common::shutdown::{StopFlag, StopSignals};
 use exercises::coroutine_stream::CoroutineStream;
 use exercises::green_threads::{
     compile_the_request_parser, configure_scheduler, coroutine_listener,
@@ -65,11 +65,11 @@ fn main() {
         );
     }
     // Hold Ctrl-C and SIGTERM back until the thread that takes them up exists.
-    let _ = common::shutdown::stop_signals().thread_block();
+    let blocked = StopSignals::block_or_exit(NAME);
     let listener = listen_or_exit(NAME, &mut arguments.server);
     compile_the_request_parser();
     // Before `may` starts its threads: they must inherit the blocked signals.
-    let stop = stop_on_signal(NAME, &listener);
+    let stop = stop_on_signal(NAME, &blocked, &listener);
     configure_scheduler(workers);
     let listener = coroutine_listener(listener);
     let site = Arc::new(Site {

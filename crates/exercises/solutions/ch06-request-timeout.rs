@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 
 use common::access_log::AccessLog;
 use common::head::{HEAD_LIMIT, find_head_end};
-use common::outgoing::{Outgoing, WriteOutcome};
 use common::request::{BodyLength, Request, parse_request_head};
 use common::response::Status;
 use common::site::{error_response, respond, response_to_bad_request};
 use exercises::polling::PolledConnection;
+use stage06_nonblocking::outgoing::{Outgoing, WriteOutcome};
 
 const NAME: &str = "ch06-request-timeout";
 

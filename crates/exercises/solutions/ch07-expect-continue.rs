@@ -12,13 +12,13 @@ use std::path::Path;
 use std::time::Instant;
 
 use common::access_log::AccessLog;
-use common::connection::Waiting;
 use common::head::{HEAD_LIMIT, find_head_end};
-use common::outgoing::{Outgoing, WriteOutcome};
 use common::request::{BodyLength, Request, Version, parse_request_head};
 use common::response::{Response, Status};
 use common::site::{error_response, respond, response_to_bad_request};
 use exercises::kept_alive::KeptConnection;
+use stage06_nonblocking::outgoing::{Outgoing, WriteOutcome};
+use stage07_keep_alive::connection::Waiting;
 
 const NAME: &str = "ch07-expect-continue";
 

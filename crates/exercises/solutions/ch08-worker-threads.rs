@@ -21,12 +21,12 @@ use std::time::{Duration, Instant};
 
 use common::access_log::AccessLog;
 use common::cli::{Cli, exit_with_startup_error, listen_or_exit};
-use common::connection::{Connection, Waiting};
-use common::shutdown::on_stop_signal;
+use common::shutdown::{StopSignals, on_stop_signal};
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use nix::sys::eventfd::{EfdFlags, EventFd};
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
+use stage07_keep_alive::connection::{Connection, Waiting};
 
 use exercises::table::{ConnectionTable, Token};
 
@@ -119,7 +119,8 @@ fn main() {
         Err(error) => exit_with_startup_error(NAME, &format!("cannot make an eventfd: {error}")),
     };
     let raise_stop = Arc::clone(&stop);
-    let watched = on_stop_signal(move || {
+    let blocked = StopSignals::block_or_exit(NAME);
+    let watched = on_stop_signal(&blocked, move || {
         // Never read, so it stays readable: every worker sees it.
         let _ = raise_stop.write(1);
     });
@@ -323,7 +324,7 @@ impl Server {
             return;
         };
         let event = EpollEvent::new(interest | self.trigger, token as u64);
-        if let Err(error) = self.epoll.add(entry.connection.stream(), event) {
+        if let Err(error) = self.epoll.add(&entry.connection, event) {
             eprintln!("{NAME}: cannot watch a new connection: {error}");
             self.connections.remove(token);
         }
@@ -357,11 +358,7 @@ impl Server {
         let moved = entry.connection.last_activity() != active_before;
         if wanted != entry.interest {
             let mut event = EpollEvent::new(wanted | self.trigger, token as u64);
-            if self
-                .epoll
-                .modify(entry.connection.stream(), &mut event)
-                .is_err()
-            {
+            if self.epoll.modify(&entry.connection, &mut event).is_err() {
                 self.connections.remove(token);
                 return;
             }

@@ -14,13 +14,13 @@ use std::time::{Duration, Instant};
 use common::accept::is_exhaustion;
 use common::access_log::AccessLog;
 use common::cli::{Arguments, Cli, exit_with_startup_error, listen_or_exit};
-use common::connection::Waiting;
-use common::shutdown::{StopFlag, on_stop_signal};
+use common::shutdown::{StopFlag, StopSignals, stop_flag_on_signal};
+use stage07_keep_alive::connection::Waiting;
 
 /// How long a connection may stay quiet, unless `--idle-timeout` says otherwise.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// What the loop asks of a connection; `common::connection::Connection` has
+/// What the loop asks of a connection; `stage07_keep_alive::connection::Connection` has
 /// exactly these.
 pub trait KeptConnection {
     /// Does everything that can be done now, and says what it waits for next.
@@ -31,17 +31,17 @@ pub trait KeptConnection {
     fn stop_after_current_response(&mut self);
 }
 
-impl KeptConnection for common::connection::Connection {
+impl KeptConnection for stage07_keep_alive::connection::Connection {
     fn advance(&mut self, root: &Path, log: &AccessLog, now: Instant) -> Waiting {
-        common::connection::Connection::advance(self, root, log, now)
+        stage07_keep_alive::connection::Connection::advance(self, root, log, now)
     }
 
     fn last_activity(&self) -> Instant {
-        common::connection::Connection::last_activity(self)
+        stage07_keep_alive::connection::Connection::last_activity(self)
     }
 
     fn stop_after_current_response(&mut self) {
-        common::connection::Connection::stop_after_current_response(self);
+        stage07_keep_alive::connection::Connection::stop_after_current_response(self);
     }
 }
 
@@ -81,11 +81,8 @@ pub fn serve<C: KeptConnection>(
 ) {
     let idle_timeout = idle_timeout(name, &arguments);
     let poll_sleep = Duration::from_millis(arguments.value("--poll-sleep-ms").unwrap_or(0));
-    let stop = StopFlag::new();
-    let raise_stop = stop.clone();
-    if let Err(error) = on_stop_signal(move || raise_stop.raise()) {
-        exit_with_startup_error(name, &format!("cannot watch for Ctrl-C: {error}"));
-    }
+    let blocked = StopSignals::block_or_exit(name);
+    let stop = stop_flag_on_signal(name, &blocked);
     let listener = listen_or_exit(name, &mut arguments.server);
     if let Err(error) = listener.set_nonblocking(true) {
         exit_with_startup_error(

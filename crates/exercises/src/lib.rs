@@ -7,9 +7,8 @@
 //! The exercises of chapters 6 to 8 grow the event-driven stages:
 //! - [`polling`]: stage 6's loop, driving the exercise's own connection type;
 //! - [`kept_alive`]: stage 7's loop, idle timeout included, likewise;
-//! - [`table`]: stage 8's connection table, the very file of
-//!   `crates/stage08-epoll/src/table.rs`, for the exercises that grow stage 8's
-//!   event loop.
+//! - [`table`]: stage 8's connection table (`stage08_epoll::table`), for the
+//!   exercises that grow stage 8's event loop.
 //!
 //! The exercises of chapters 3 to 5 change their stage's accept loop itself, so
 //! each starts from a trimmed copy of the stage's `main.rs`; the modules below
@@ -26,11 +25,8 @@ use common::response::Response;
 
 pub mod kept_alive;
 pub mod polling;
-// In stage 8 the table is private to a binary; exported from a library, Clippy
-// would ask for a `Default` beside `new`, which the stage has no use for.
-#[allow(clippy::new_without_default)]
-#[path = "../../stage08-epoll/src/table.rs"]
-pub mod table;
+/// Stage 8's connection table, from stage 8's library.
+pub use stage08_epoll::table;
 
 /// Stage 2's server, answering each well-formed request with `answer`.
 pub fn serve_one_at_a_time(

@@ -14,7 +14,7 @@ use std::time::Duration;
 use common::accept::is_exhaustion;
 use common::access_log::AccessLog;
 use common::cli::{Arguments, Cli, exit_with_startup_error, listen_or_exit};
-use common::shutdown::{StopFlag, on_stop_signal};
+use common::shutdown::{StopFlag, StopSignals, stop_flag_on_signal};
 
 /// What the loop asks of a connection; stage 6's `Connection` has exactly these.
 pub trait PolledConnection {
@@ -46,11 +46,8 @@ pub fn serve<C: PolledConnection>(
 ) {
     let poll_sleep = Duration::from_millis(arguments.value("--poll-sleep-ms").unwrap_or(0));
     // First, before any other thread exists: Ctrl-C and SIGTERM raise `stop`.
-    let stop = StopFlag::new();
-    let raise_stop = stop.clone();
-    if let Err(error) = on_stop_signal(move || raise_stop.raise()) {
-        exit_with_startup_error(name, &format!("cannot watch for Ctrl-C: {error}"));
-    }
+    let blocked = StopSignals::block_or_exit(name);
+    let stop = stop_flag_on_signal(name, &blocked);
     let listener = listen_or_exit(name, &mut arguments.server);
     if let Err(error) = listener.set_nonblocking(true) {
         exit_with_startup_error(

@@ -9,7 +9,7 @@ use common::shutdown::StopFlag;
 
 /// Arranges for Ctrl-C and SIGTERM to raise the flag returned and to wake an
 /// `accept` waiting on `listener`. Call it before starting any other thread, and
-/// block the signals (`common::shutdown::stop_signals().thread_block()`) before
+/// block the signals (`common::shutdown::StopSignals::block`) before
 /// the listener opens, as stage 4's `main` does.
 pub use common::shutdown::stop_on_signal;
 

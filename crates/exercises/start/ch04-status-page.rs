@@ -27,7 +27,7 @@ use std::time::Duration;
 use common::access_log::AccessLog;
 use common::blocking::serve_connection;
 use common::cli::{Cli, exit_with_startup_error, listen_or_exit};
-use common::shutdown::StopFlag;
+use common::shutdown::{StopFlag, StopSignals};
 use exercises::stopping::{next_connection, stop_on_signal};
 use threadpool::ThreadPool;
 
@@ -55,9 +55,9 @@ fn main() {
         exit_with_startup_error(NAME, "--pool and --read-timeout must be above zero");
     }
     // Hold Ctrl-C and SIGTERM back until the thread that takes them up exists.
-    let _ = common::shutdown::stop_signals().thread_block();
+    let blocked = StopSignals::block_or_exit(NAME);
     let listener = listen_or_exit(NAME, &mut arguments.server);
-    let stop = stop_on_signal(NAME, &listener);
+    let stop = stop_on_signal(NAME, &blocked, &listener);
     let site = Arc::new(Site {
         root: arguments.server.root.clone(),
         log: AccessLog::new(arguments.server.quiet),

@@ -27,12 +27,12 @@ use std::time::{Duration, Instant};
 
 use common::access_log::AccessLog;
 use common::cli::{Cli, exit_with_startup_error, listen_or_exit};
-use common::connection::{Connection, Waiting};
-use common::shutdown::stop_signals;
+use common::shutdown::StopSignals;
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
+use stage07_keep_alive::connection::{Connection, Waiting};
 
 use exercises::table::{ConnectionTable, Token};
 
@@ -143,9 +143,9 @@ impl Server {
         // SIGINT and SIGTERM are blocked, so they no longer interrupt anything;
         // they wait in the process until read from the signalfd, which epoll
         // reports readable when one is pending. No signal handler, no thread.
-        let stop = stop_signals();
-        stop.thread_block()?;
-        let signals = SignalFd::with_flags(&stop, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
+        let stop = StopSignals::block()?;
+        let signals =
+            SignalFd::with_flags(stop.set(), SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
 
         let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
         epoll.add(
@@ -293,7 +293,7 @@ impl Server {
             return;
         };
         let event = EpollEvent::new(interest | self.trigger, token as u64);
-        if let Err(error) = self.epoll.add(entry.connection.stream(), event) {
+        if let Err(error) = self.epoll.add(&entry.connection, event) {
             eprintln!("{NAME}: cannot watch a new connection: {error}");
             self.connections.remove(token);
         }
@@ -327,11 +327,7 @@ impl Server {
         let moved = entry.connection.last_activity() != active_before;
         if wanted != entry.interest {
             let mut event = EpollEvent::new(wanted | self.trigger, token as u64);
-            if self
-                .epoll
-                .modify(entry.connection.stream(), &mut event)
-                .is_err()
-            {
+            if self.epoll.modify(&entry.connection, &mut event).is_err() {
                 self.connections.remove(token);
                 return;
             }

@@ -27,7 +27,7 @@ use common::accept::after_accept_error;
 use common::access_log::AccessLog;
 use common::blocking::serve_connection;
 use common::cli::{Cli, exit_with_startup_error, listen_or_exit};
-use common::shutdown::{StopFlag, stop_on_signal};
+use common::shutdown::{StopFlag, StopSignals, stop_on_signal};
 use threadpool::ThreadPool;
 
 const NAME: &str = "stage04-multithread";
@@ -62,9 +62,9 @@ fn main() {
     // Hold Ctrl-C and SIGTERM back from the start: `stop_on_signal` can only take
     // them up once the listener exists, and one that came in between must wait
     // for it rather than end the process.
-    let _ = common::shutdown::stop_signals().thread_block();
+    let blocked = StopSignals::block_or_exit(NAME);
     let listener = listen_or_exit(NAME, &mut arguments.server);
-    let stop = stop_on_signal(NAME, &listener);
+    let stop = stop_on_signal(NAME, &blocked, &listener);
     let site = Arc::new(Site {
         root: arguments.server.root.clone(),
         log: AccessLog::new(arguments.server.quiet),

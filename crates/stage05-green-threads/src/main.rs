@@ -29,7 +29,7 @@ use common::accept::after_accept_error;
 use common::access_log::AccessLog;
 use common::blocking::serve_connection;
 use common::cli::{Cli, exit_with_startup_error, listen_or_exit};
-use common::shutdown::{StopFlag, stop_on_signal};
+use common::shutdown::{StopFlag, StopSignals, stop_on_signal};
 use may::coroutine::JoinHandle;
 use may::go;
 
@@ -78,11 +78,11 @@ fn main() {
     // Hold Ctrl-C and SIGTERM back from the start: `stop_on_signal` can only take
     // them up once the listener exists, and one that came in between must wait
     // for it rather than end the process.
-    let _ = common::shutdown::stop_signals().thread_block();
+    let blocked = StopSignals::block_or_exit(NAME);
     let listener = listen_or_exit(NAME, &mut arguments.server);
     compile_the_request_parser();
     // Before `may` starts its threads: they must inherit the blocked signals.
-    let stop = stop_on_signal(NAME, &listener);
+    let stop = stop_on_signal(NAME, &blocked, &listener);
     configure_scheduler(workers, stack_words);
     let listener = coroutine_listener(listener);
     let site = Arc::new(Site {

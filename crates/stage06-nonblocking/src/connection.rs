@@ -10,9 +10,9 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::outgoing::{Outgoing, WriteOutcome};
 use common::access_log::AccessLog;
 use common::head::{HEAD_LIMIT, find_head_end};
-use common::outgoing::{Outgoing, WriteOutcome};
 use common::request::{BodyLength, Request, parse_request_head};
 use common::response::Status;
 use common::site::{error_response, respond, response_to_bad_request};

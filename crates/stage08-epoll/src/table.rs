@@ -40,6 +40,12 @@ struct Slot<T> {
 }
 // ANCHOR_END: table
 
+impl<T> Default for ConnectionTable<T> {
+    fn default() -> ConnectionTable<T> {
+        ConnectionTable::new()
+    }
+}
+
 impl<T> ConnectionTable<T> {
     pub fn new() -> ConnectionTable<T> {
         ConnectionTable {

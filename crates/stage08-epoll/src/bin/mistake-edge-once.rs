@@ -1,19 +1,20 @@
 //! Edge-triggered epoll with the mistake many first event loops make: one
 //! `accept` per event on the listener, as if each event meant one client.
 //!
-//! Edge-triggered (`EPOLLET`), the kernel reports the listener when its queue of
-//! waiting clients goes from empty to not empty. Fifty clients that connect at
-//! once may be one event. This program accepts one of them; the other 49 stay
-//! in the queue, and the kernel never mentions them again, because for it
-//! nothing has changed. They have connected (the kernel finished their
+//! Edge-triggered (`EPOLLET`), Linux reports the listener when a new client
+//! arrives, but the clients that arrive between two `epoll_wait` calls merge
+//! into one event: fifty clients that connect at once may be one event. This
+//! program accepts one of them; the others stay in the queue, and nothing
+//! reports them again until yet another client arrives. They have connected (the kernel finished their
 //! handshakes), they have sent their requests, and they wait forever. A load
 //! tool that opens its connections at once wedges it on the first second. The
 //! same happens to bytes when a loop reads only once per event: what it left in
 //! the socket is never reported again. (This program reads correctly: the
-//! connections are `common::connection`'s, which read until `WouldBlock`.)
+//! connections are stage 7's, which read until `WouldBlock`.)
 //!
 //! Chapter 8 shows the stall with the checker's load and with `wrk`, then the
-//! fix, which is stage 8's `accept_waiting`: accept until `WouldBlock`.
+//! fix, which stage 8 takes from stage 6's `accept_waiting`: accept until
+//! `WouldBlock`.
 
 use std::collections::HashMap;
 use std::io;
@@ -23,8 +24,8 @@ use std::time::Instant;
 
 use common::access_log::AccessLog;
 use common::cli::{Cli, exit_with_startup_error, listen_or_exit};
-use common::connection::{Connection, Waiting};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use stage07_keep_alive::connection::{Connection, Waiting};
 
 const NAME: &str = "mistake-edge-once";
 const LISTENER: u64 = u64::MAX;
@@ -68,7 +69,7 @@ fn serve(listener: &TcpListener, root: &Path, log: &AccessLog) -> io::Result<()>
                         let token = next_token;
                         next_token += 1;
                         let interest = EpollEvent::new(EpollFlags::EPOLLIN | edge, token);
-                        if epoll.add(connection.stream(), interest).is_ok() {
+                        if epoll.add(&connection, interest).is_ok() {
                             connections.insert(token, connection);
                         }
                     }
@@ -93,7 +94,7 @@ fn serve(listener: &TcpListener, root: &Path, log: &AccessLog) -> io::Result<()>
                 }
             };
             let mut event = EpollEvent::new(interest | edge, token);
-            if epoll.modify(connection.stream(), &mut event).is_err() {
+            if epoll.modify(&*connection, &mut event).is_err() {
                 connections.remove(&token);
             }
         }

@@ -1,10 +1,11 @@
 //! One HTTP/1.1 connection on a non-blocking socket, kept open between requests.
 //!
-//! Chapter 7 builds this for stage 7's polling loop; stage 8's epoll loop drives
-//! the very same type. It never waits: [`Connection::advance`] reads, answers and
-//! writes as far as the socket allows right now, then says what it is waiting for
-//! (more input, room to write, or just its next turn), and the loop decides when
-//! to call again.
+//! Chapter 7 builds this for stage 7's polling loop. It never waits:
+//! [`Connection::advance`] reads, answers and writes as far as the socket allows
+//! right now, then says what it is waiting for (more input, room to write, or
+//! just its next turn), and the loop decides when to call again. Stage 7's loop
+//! simply calls again on its next round; chapter 8's epoll loop uses the answer
+//! to tell the kernel what to wake it for.
 //!
 //! Keeping a connection open makes one stream of bytes carry many requests, so
 //! the server must know exactly where each one ends, and so must the client:
@@ -25,15 +26,16 @@
 use std::io::{self, Read};
 use std::mem;
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 use std::time::Instant;
 
-use crate::access_log::AccessLog;
-use crate::head::{HEAD_LIMIT, find_head_end};
-use crate::outgoing::{Outgoing, WriteOutcome};
-use crate::request::{BodyLength, Request, parse_request_head};
-use crate::response::{Response, Status};
-use crate::site::{error_response, respond, response_to_bad_request};
+use common::access_log::AccessLog;
+use common::head::{HEAD_LIMIT, find_head_end};
+use common::request::{BodyLength, Request, parse_request_head};
+use common::response::{Response, Status};
+use common::site::{error_response, respond, response_to_bad_request};
+use stage06_nonblocking::outgoing::{Outgoing, WriteOutcome};
 
 /// The largest request body we read (and throw away) to keep a connection open.
 /// A larger one gets `413 Content Too Large`, and the connection closes.
@@ -43,7 +45,9 @@ pub const BODY_LIMIT: u64 = 1024 * 1024;
 const READ_CHUNK: usize = 16 * 1024;
 
 /// How many steps (a read, a write, a parsed head) one call to
-/// [`Connection::advance`] may take before it lets other connections have a turn.
+/// [`Connection::advance`] may take before it lets other connections have a turn:
+/// without a bound, one client with a long pipeline, or a fast reader of a large
+/// file, would keep the loop to itself.
 const STEPS_PER_TURN: usize = 64;
 
 // ANCHOR: connection
@@ -135,11 +139,6 @@ impl Connection {
         })
     }
 
-    /// The socket, to register with epoll (stage 8).
-    pub fn stream(&self) -> &TcpStream {
-        &self.stream
-    }
-
     /// When bytes last moved on this connection, either way.
     pub fn last_activity(&self) -> Instant {
         self.last_activity
@@ -158,9 +157,10 @@ impl Connection {
     /// connection waits for next.
     ///
     /// It returns [`Waiting::ForInput`] only after a read said `WouldBlock`, and
-    /// [`Waiting::ForOutput`] only after a write did. That is the promise an
-    /// edge-triggered epoll loop needs (chapter 8): when it waits for the next
-    /// event, nothing is left behind that the kernel would not report again.
+    /// [`Waiting::ForOutput`] only after a write did: it never stops while the
+    /// socket could still give or take bytes. The polling loop does not need
+    /// that promise (it asks again next round anyway); chapter 8's
+    /// edge-triggered loop is built on it.
     pub fn advance(&mut self, root: &Path, log: &AccessLog, now: Instant) -> Waiting {
         for _ in 0..STEPS_PER_TURN {
             let step = match mem::replace(&mut self.state, State::Closed) {
@@ -415,6 +415,14 @@ impl Connection {
     // ANCHOR_END: receive
 }
 
+/// The connection's socket, for a loop that asks the kernel to watch it
+/// (stage 8 registers it with epoll).
+impl AsFd for Connection {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.stream.as_fd()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -439,7 +447,7 @@ mod tests {
     }
 
     fn root(name: &str) -> PathBuf {
-        let root = std::env::temp_dir().join(format!("common-conn-{name}-{}", std::process::id()));
+        let root = std::env::temp_dir().join(format!("stage07-conn-{name}-{}", std::process::id()));
         fs::create_dir_all(&root).unwrap();
         fs::write(root.join("a.txt"), "AAA").unwrap();
         fs::write(root.join("b.txt"), "BBBB").unwrap();

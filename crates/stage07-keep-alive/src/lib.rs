@@ -1,0 +1,107 @@
+//! Stage 7: the polling loop of stage 6, with connections kept alive.
+//!
+//! Stage 6 closed every connection after one answer, as HTTP/1.0 did: a page
+//! with a stylesheet and three images cost five TCP handshakes. HTTP/1.1 keeps a
+//! connection open for the next request unless a side says `Connection: close`.
+//! That only works because every response says `Content-Length`: the client
+//! knows where one answer ends and the next begins without waiting for a close.
+//!
+//! The kept-alive connection, which chapter 7 walks through, is [`connection`]:
+//! requests one after another on one connection, pipelined requests answered in
+//! order, bodies skipped or refused so they are never read as a request,
+//! `Connection: close` and HTTP/1.0 honoured. This file holds the loop: stage 6's
+//! round over every socket, plus the idle timeout, because a kept connection
+//! that nobody uses still holds a socket and a file descriptor.
+//!
+//! What it builds on: stage 6 (`stage06-nonblocking`) for accepting on a
+//! non-blocking listener and for the response still to be sent; stage 2
+//! (`stage02-file-lookup`) for parsing requests and answering them.
+//!
+//! What it still does not do: know which socket is ready. Chapter 8 does that,
+//! and drives this same connection from epoll.
+
+pub mod connection;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::access_log::AccessLog;
+use common::shutdown::StopFlag;
+use stage06_nonblocking::accept::accept_waiting;
+
+use connection::{Connection, Waiting};
+
+/// The crate's name, which its messages start with.
+pub const NAME: &str = "stage07-keep-alive";
+
+/// How long a connection may stay quiet before we close it, unless
+/// `--idle-timeout` says otherwise (Apache's default, too).
+pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 5;
+
+/// What the loop needs besides the sockets.
+pub struct Settings {
+    pub root: PathBuf,
+    pub log: AccessLog,
+    pub idle_timeout: Duration,
+    pub poll_sleep: Duration,
+}
+
+// ANCHOR: polling_loop
+/// Stage 6's loop, with kept-alive connections and an idle timeout.
+pub fn serve_by_polling(listener: TcpListener, settings: &Settings, stop: &StopFlag) {
+    let mut listener = Some(listener);
+    let mut connections: Vec<Connection> = Vec::new();
+    loop {
+        let now = Instant::now();
+        if stop.is_raised() && listener.is_some() {
+            listener = None; // closed: new clients are refused
+            for connection in &mut connections {
+                connection.stop_after_current_response();
+            }
+        }
+        let mut progressed = match &listener {
+            Some(listener) => accept_new_clients(listener, &mut connections, now),
+            None => false,
+        };
+        connections.retain_mut(|connection| {
+            let active_before = connection.last_activity();
+            let waiting = connection.advance(&settings.root, &settings.log, now);
+            progressed |=
+                connection.last_activity() != active_before || waiting == Waiting::ForNextTurn;
+            // Returning false drops the connection, and dropping closes its socket.
+            waiting != Waiting::Closed && !idle_too_long(connection, now, settings)
+        });
+        if listener.is_none() && connections.is_empty() {
+            return;
+        }
+        if !progressed && !settings.poll_sleep.is_zero() {
+            thread::sleep(settings.poll_sleep);
+        }
+    }
+}
+
+/// A connection nobody has used for the idle timeout holds a socket and a
+/// descriptor for nothing. The client may have gone without a word (a laptop
+/// shut, a cable pulled): TCP itself would never tell us.
+fn idle_too_long(connection: &Connection, now: Instant, settings: &Settings) -> bool {
+    now.saturating_duration_since(connection.last_activity()) >= settings.idle_timeout
+}
+// ANCHOR_END: polling_loop
+
+/// Accepts every client waiting in the kernel's queue, with stage 6's
+/// `accept_waiting`. Returns whether there was any.
+fn accept_new_clients(
+    listener: &TcpListener,
+    connections: &mut Vec<Connection>,
+    now: Instant,
+) -> bool {
+    let round = accept_waiting(NAME, listener, |stream, peer| {
+        match Connection::new(stream, peer, now) {
+            Ok(connection) => connections.push(connection),
+            Err(error) => eprintln!("{NAME}: cannot use a new connection: {error}"),
+        }
+    });
+    round.accepted > 0
+}

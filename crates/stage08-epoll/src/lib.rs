@@ -1,0 +1,406 @@
+//! Stage 8: one thread, and the kernel says which sockets are ready.
+//!
+//! Stage 7 asked every socket, on every round, whether it had anything: with
+//! 10,000 quiet connections that is 10,000 system calls per round for nothing,
+//! and a core kept busy. `epoll` turns the question around. We tell the kernel
+//! once which sockets we care about and for what (readable, writable); then
+//! `epoll_wait` sleeps until at least one of them is ready and returns just
+//! those. An idle server sleeps; a busy one touches only the sockets that can
+//! make progress.
+//!
+//! The connection is stage 7's, unchanged (`stage07_keep_alive::connection`), and
+//! accepting is stage 6's (`stage06_nonblocking::accept`); this file holds the
+//! event loop and what it must get right:
+//! - level-triggered by default: a ready socket is reported on every
+//!   `epoll_wait` until it is no longer ready. `--edge` asks for edge-triggered
+//!   (`EPOLLET`): reported once, when it becomes ready, so we must accept and
+//!   read until `WouldBlock` or never hear of the rest;
+//! - write interest only while output is pending: a socket with room in its send
+//!   buffer is writable nearly always, and asking for that would wake us for
+//!   nothing, over and over;
+//! - idle timeouts from a list ordered by activity (`table.rs`), so `epoll_wait`
+//!   sleeps exactly until the next connection would expire;
+//! - out of file descriptors (EMFILE), the listener is set aside for a moment
+//!   instead of reporting the same queued client again and again;
+//! - SIGINT and SIGTERM arrive as readable data on a `signalfd` in the same
+//!   epoll set, so stopping is just one more event.
+//!
+//! Chapter 8 of the book explains this stage and its edge-triggered mistake.
+
+pub mod table;
+
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process;
+use std::time::{Duration, Instant};
+
+use common::access_log::AccessLog;
+use common::shutdown::StopSignals;
+use nix::errno::Errno;
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::resource::{Resource, getrlimit, setrlimit};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+
+use stage06_nonblocking::accept::accept_waiting;
+use stage07_keep_alive::connection::{Connection, Waiting};
+
+use table::{ConnectionTable, Token};
+
+/// The crate's name, which its messages start with.
+pub const NAME: &str = "stage08-epoll";
+
+/// The event data of the two sockets that are not connections. Connection
+/// tokens are table indices, far below these.
+const LISTENER: u64 = u64::MAX;
+const SIGNALS: u64 = u64::MAX - 1;
+
+/// How many events one `epoll_wait` may return. More ready sockets simply wait
+/// for the next call.
+const EVENTS_PER_WAIT: usize = 1024;
+
+/// How long the listener is set aside after `accept` ran out of descriptors.
+const LISTENER_PAUSE: Duration = Duration::from_millis(100);
+
+/// How long a connection may stay quiet before we close it.
+pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 5;
+
+/// A connection and what we last asked epoll to watch it for.
+struct Entry {
+    connection: Connection,
+    interest: EpollFlags,
+}
+
+// ANCHOR: server
+/// Everything the event loop owns.
+pub struct Server {
+    epoll: Epoll,
+    /// `None` once the server is stopping.
+    listener: Option<TcpListener>,
+    /// Set while the listener is out of the epoll set after EMFILE.
+    listener_paused_until: Option<Instant>,
+    signals: SignalFd,
+    connections: ConnectionTable<Entry>,
+    /// Connections that stopped only to let others have a turn: run them again
+    /// before sleeping.
+    next_turn: Vec<Token>,
+    /// `EPOLLET` with `--edge`, empty otherwise; added to every registration.
+    trigger: EpollFlags,
+    idle_timeout: Duration,
+    root: PathBuf,
+    log: AccessLog,
+    stopping: bool,
+    /// So running out of descriptors is reported once, not ten times a second.
+    told_out_of_descriptors: bool,
+}
+// ANCHOR_END: server
+
+impl Server {
+    // ANCHOR: setup
+    /// Sets up the event loop around a listening socket. `edge` asks for
+    /// edge-triggered epoll (`--edge`).
+    pub fn new(
+        listener: TcpListener,
+        blocked: &StopSignals,
+        edge: bool,
+        idle_timeout: Duration,
+        root: PathBuf,
+        log: AccessLog,
+    ) -> io::Result<Server> {
+        listener.set_nonblocking(true)?;
+        let trigger = if edge {
+            EpollFlags::EPOLLET
+        } else {
+            EpollFlags::empty()
+        };
+        // SIGINT and SIGTERM are blocked, so they no longer interrupt anything;
+        // they wait in the process until read from the signalfd, which epoll
+        // reports readable when one is pending. No signal handler, no thread.
+        let signals = SignalFd::with_flags(
+            blocked.set(),
+            SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC,
+        )?;
+
+        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+        epoll.add(
+            &listener,
+            EpollEvent::new(EpollFlags::EPOLLIN | trigger, LISTENER),
+        )?;
+        epoll.add(&signals, EpollEvent::new(EpollFlags::EPOLLIN, SIGNALS))?;
+        Ok(Server {
+            epoll,
+            listener: Some(listener),
+            listener_paused_until: None,
+            signals,
+            connections: ConnectionTable::new(),
+            next_turn: Vec::new(),
+            trigger,
+            idle_timeout,
+            root,
+            log,
+            stopping: false,
+            told_out_of_descriptors: false,
+        })
+    }
+    // ANCHOR_END: setup
+
+    // ANCHOR: event_loop
+    /// Waits for events and handles them, until a stop signal came and every
+    /// connection has finished.
+    pub fn run(&mut self) -> io::Result<()> {
+        let mut events = vec![EpollEvent::empty(); EVENTS_PER_WAIT];
+        while !(self.stopping && self.connections.is_empty()) {
+            let timeout = self.wait_timeout(Instant::now());
+            // The one place this thread sleeps: until a socket is ready, a
+            // signal is pending, or the next idle deadline comes.
+            let ready = match self.epoll.wait(&mut events, timeout) {
+                Ok(count) => count,
+                Err(Errno::EINTR) => 0,
+                Err(error) => return Err(error.into()),
+            };
+            let now = Instant::now();
+            for event in &events[..ready] {
+                match event.data() {
+                    LISTENER => self.accept_new_clients(now),
+                    SIGNALS => self.read_signals(now),
+                    token => self.advance(token as Token, now),
+                }
+            }
+            for token in std::mem::take(&mut self.next_turn) {
+                self.advance(token, now);
+            }
+            self.close_idle_connections(now);
+            self.resume_listener_when_due(now);
+        }
+        Ok(())
+    }
+    // ANCHOR_END: event_loop
+
+    // ANCHOR: wait_timeout
+    /// How long `epoll_wait` may sleep: until the least recently active
+    /// connection would reach the idle timeout, or the listener's pause ends.
+    /// Without either, forever: only an event can give us work.
+    fn wait_timeout(&self, now: Instant) -> EpollTimeout {
+        if !self.next_turn.is_empty() {
+            return EpollTimeout::ZERO;
+        }
+        let idle_deadline = self
+            .connections
+            .oldest()
+            .map(|(_, active_at)| active_at + self.idle_timeout);
+        let deadline = [idle_deadline, self.listener_paused_until]
+            .into_iter()
+            .flatten()
+            .min();
+        let Some(deadline) = deadline else {
+            return EpollTimeout::NONE;
+        };
+        // Rounded up: waking a moment before the deadline would find nothing
+        // due, and the next wait, of 0 ms, would spin until it came.
+        let millis = deadline
+            .saturating_duration_since(now)
+            .as_nanos()
+            .div_ceil(1_000_000);
+        EpollTimeout::try_from(millis).unwrap_or(EpollTimeout::MAX)
+    }
+
+    /// Closes connections quiet for the idle timeout, oldest first; stops at
+    /// the first one that is not, because all after it are younger.
+    fn close_idle_connections(&mut self, now: Instant) {
+        while let Some((token, active_at)) = self.connections.oldest() {
+            if now.saturating_duration_since(active_at) < self.idle_timeout {
+                return;
+            }
+            // Dropping the connection closes its socket, and closing a socket
+            // removes it from every epoll set.
+            self.connections.remove(token);
+        }
+    }
+    // ANCHOR_END: wait_timeout
+
+    // ANCHOR: accept
+    /// Accepts every client in the kernel's queue, with stage 6's
+    /// `accept_waiting`, which goes on until `WouldBlock`. That matters
+    /// edge-triggered: the listener is reported when a client arrives, and
+    /// arrivals between two waits merge into one event, so stopping after one
+    /// `accept` would leave the others queued until yet another client comes,
+    /// perhaps never.
+    fn accept_new_clients(&mut self, now: Instant) {
+        // Taken out for the round, so the closure may borrow the rest of `self`.
+        let Some(listener) = self.listener.take() else {
+            return;
+        };
+        let round = accept_waiting(NAME, &listener, |stream, peer| {
+            self.add_connection(stream, peer, now);
+        });
+        self.listener = Some(listener);
+        if round.accepted > 0 {
+            self.told_out_of_descriptors = false;
+        }
+        if round.out_of_descriptors {
+            self.pause_listener(now);
+        }
+    }
+
+    /// Registers a new connection for input. If its request is already here,
+    /// the next `epoll_wait` says so at once: adding a socket that is already
+    /// ready reports it, even edge-triggered.
+    fn add_connection(&mut self, stream: TcpStream, peer: SocketAddr, now: Instant) {
+        let connection = match Connection::new(stream, peer, now) {
+            Ok(connection) => connection,
+            Err(error) => {
+                eprintln!("{NAME}: cannot use a new connection: {error}");
+                return;
+            }
+        };
+        let interest = EpollFlags::EPOLLIN;
+        let token = self.connections.insert(
+            Entry {
+                connection,
+                interest,
+            },
+            now,
+        );
+        let Some(entry) = self.connections.get_mut(token) else {
+            return;
+        };
+        let event = EpollEvent::new(interest | self.trigger, token as u64);
+        if let Err(error) = self.epoll.add(&entry.connection, event) {
+            eprintln!("{NAME}: cannot watch a new connection: {error}");
+            self.connections.remove(token);
+        }
+    }
+    // ANCHOR_END: accept
+
+    // ANCHOR: advance
+    /// Lets a connection do what it can, then asks epoll to watch it for what
+    /// it now waits for: input, or room to write, never both.
+    fn advance(&mut self, token: Token, now: Instant) {
+        // A token may outlive its connection (a turn queued before it closed);
+        // then the slot is empty, or holds a newer connection, which advancing
+        // once costs a read that says WouldBlock: harmless.
+        let Some(entry) = self.connections.get_mut(token) else {
+            return;
+        };
+        let active_before = entry.connection.last_activity();
+        let wanted = match entry.connection.advance(&self.root, &self.log, now) {
+            Waiting::ForInput => EpollFlags::EPOLLIN,
+            // Write interest only now, while output is pending. A socket is
+            // writable whenever its send buffer has room, which is nearly
+            // always: asked for all the time, it would wake us for nothing.
+            Waiting::ForOutput => EpollFlags::EPOLLOUT,
+            Waiting::ForNextTurn => {
+                self.next_turn.push(token);
+                entry.interest
+            }
+            Waiting::Closed => {
+                self.connections.remove(token);
+                return;
+            }
+        };
+        let moved = entry.connection.last_activity() != active_before;
+        if wanted != entry.interest {
+            let mut event = EpollEvent::new(wanted | self.trigger, token as u64);
+            if self.epoll.modify(&entry.connection, &mut event).is_err() {
+                self.connections.remove(token);
+                return;
+            }
+            entry.interest = wanted;
+        }
+        if moved {
+            self.connections.touch(token, now);
+        }
+    }
+    // ANCHOR_END: advance
+
+    // ANCHOR: out_of_descriptors
+    /// `accept` failed with EMFILE: every descriptor this process may open is
+    /// in use. The client stays in the queue, so the listener is still
+    /// readable, and a level-triggered epoll would report it again at once,
+    /// and again: a loop at 100% CPU that gets nothing done. So the listener
+    /// leaves the epoll set for a moment; connections already open go on being
+    /// served, and as they close, descriptors come back.
+    fn pause_listener(&mut self, now: Instant) {
+        if let Some(listener) = &self.listener {
+            let _ = self.epoll.delete(listener);
+        }
+        self.listener_paused_until = Some(now + LISTENER_PAUSE);
+        if !self.told_out_of_descriptors {
+            eprintln!(
+                "{NAME}: out of file descriptors ({} connections open); \
+                 new clients wait in the queue",
+                self.connections.len()
+            );
+            self.told_out_of_descriptors = true;
+        }
+    }
+
+    fn resume_listener_when_due(&mut self, now: Instant) {
+        match self.listener_paused_until {
+            Some(until) if now >= until => self.listener_paused_until = None,
+            _ => return,
+        }
+        let Some(listener) = &self.listener else {
+            return;
+        };
+        // Adding it back reports it at once if clients are queued, even
+        // edge-triggered: nothing that arrived meanwhile is lost.
+        let event = EpollEvent::new(EpollFlags::EPOLLIN | self.trigger, LISTENER);
+        if let Err(error) = self.epoll.add(listener, event) {
+            eprintln!("{NAME}: cannot watch the listener again: {error}");
+        }
+    }
+    // ANCHOR_END: out_of_descriptors
+
+    // ANCHOR: signals
+    /// A stop signal is pending: the first starts a graceful stop, a second
+    /// one ends the process at once.
+    fn read_signals(&mut self, now: Instant) {
+        loop {
+            match self.signals.read_signal() {
+                Ok(Some(_)) if self.stopping => {
+                    eprintln!("stopped at once");
+                    process::exit(130);
+                }
+                Ok(Some(_)) => self.begin_stop(now),
+                Ok(None) => return, // nothing more pending
+                Err(Errno::EINTR) => continue,
+                Err(error) => {
+                    eprintln!("{NAME}: reading signals failed: {error}");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Closes the listener, so new clients are refused, and lets every
+    /// connection finish the answer it is sending; idle ones close now.
+    fn begin_stop(&mut self, now: Instant) {
+        eprintln!(
+            "stopping: no new connections, finishing the ones in progress (again to quit now)"
+        );
+        self.stopping = true;
+        self.listener = None;
+        self.listener_paused_until = None;
+        for token in self.connections.tokens() {
+            if let Some(entry) = self.connections.get_mut(token) {
+                entry.connection.stop_after_current_response();
+            }
+            self.advance(token, now);
+        }
+    }
+    // ANCHOR_END: signals
+}
+
+// ANCHOR: descriptor_limit
+/// Every connection is a file descriptor. Many systems start a program with a
+/// soft limit of 1024 open files (a number from the days of `select`, whose
+/// bitmaps stopped there) under a far higher hard limit. A process may raise its
+/// own soft limit up to the hard one, and epoll has no reason to stop at 1024.
+pub fn raise_descriptor_limit() {
+    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        // If this fails, the old limit stays; EMFILE is handled anyway.
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
+}
+// ANCHOR_END: descriptor_limit

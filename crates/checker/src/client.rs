@@ -192,7 +192,7 @@ impl Connection {
 
     /// Reads one response, leaving any bytes after it for the next call.
     pub fn read_reply(&mut self, expect_body: bool) -> Result<Reply, ClientError> {
-        let head_end = self.fill_until(common::head::find_head_end, HEAD_LIMIT)?;
+        let head_end = self.fill_until(stage01_fixed_page::head::find_head_end, HEAD_LIMIT)?;
         let mut reply =
             parse_head(&self.buffer[..head_end]).map_err(|why| ClientError::Garbled {
                 received: self.buffer.clone(),

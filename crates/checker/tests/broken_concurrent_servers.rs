@@ -16,7 +16,7 @@ use std::time::Duration;
 use checker::Target;
 use checker::harness::SiteCopy;
 use common::access_log::AccessLog;
-use common::blocking::serve_connection;
+use stage02_file_lookup::blocking::serve_connection;
 
 /// A thread per connection, like stage 4, but with room for only `slots`
 /// connections at a time: one more is closed at once, unanswered. Servers with a

@@ -18,10 +18,10 @@ use std::time::Duration;
 
 use checker::Target;
 use checker::harness::SiteCopy;
-use common::head::{HeadError, read_request_head};
-use common::request::{BodyLength, parse_request_head};
-use common::response::{Status, write_response};
-use common::site::{error_response, respond, response_to_bad_request};
+use stage01_fixed_page::head::{HeadError, read_request_head};
+use stage02_file_lookup::request::{BodyLength, parse_request_head};
+use stage02_file_lookup::response::{Status, write_response};
+use stage02_file_lookup::site::{error_response, respond, response_to_bad_request};
 
 const IDLE_TIMEOUT: Duration = Duration::from_secs(2);
 

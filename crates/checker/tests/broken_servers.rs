@@ -15,10 +15,12 @@ use std::thread;
 
 use checker::Target;
 use checker::harness::SiteCopy;
-use common::head::read_request_head;
-use common::request::parse_request_head;
-use common::response::{Body, Response, Status, write_response};
-use common::site::{content_type_for, error_response, respond, response_to_bad_request};
+use stage01_fixed_page::head::read_request_head;
+use stage02_file_lookup::request::parse_request_head;
+use stage02_file_lookup::response::{Body, Response, Status, write_response};
+use stage02_file_lookup::site::{
+    content_type_for, error_response, respond, response_to_bad_request,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Flaw {
@@ -70,11 +72,13 @@ fn serve(mut stream: TcpStream, root: &Path, flaw: Flaw) {
             return;
         };
         buffer.truncate(count);
-        common::head::find_head_end(&buffer).unwrap_or(count)
+        stage01_fixed_page::head::find_head_end(&buffer).unwrap_or(count)
     } else {
         match read_request_head(&mut stream, &mut buffer) {
             Ok(length) => length,
-            Err(common::head::HeadError::TooLarge) if flaw != Flaw::RefusesLargeHeadsSilently => {
+            Err(stage01_fixed_page::head::HeadError::TooLarge)
+                if flaw != Flaw::RefusesLargeHeadsSilently =>
+            {
                 let response = error_response(Status::HEADERS_TOO_LARGE, "", root);
                 let _ = write_response(&mut stream, response, false);
                 let _ = stream.shutdown(std::net::Shutdown::Write);

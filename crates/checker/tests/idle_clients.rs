@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use std::thread;
 use std::time::Duration;
 
-use common::head::read_request_head;
+use stage01_fixed_page::head::read_request_head;
 
 const IDLE_CLIENTS: &str = env!("CARGO_BIN_EXE_idle-clients");
 

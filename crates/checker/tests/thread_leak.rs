@@ -14,7 +14,7 @@ use std::thread;
 use checker::Target;
 use checker::harness::SiteCopy;
 use common::access_log::AccessLog;
-use common::blocking::serve_connection;
+use stage02_file_lookup::blocking::serve_connection;
 
 #[test]
 fn threads_that_never_end_are_caught() {

@@ -1,9 +1,7 @@
 //! One line per request on stdout, unless `--quiet` turned it off.
 
+use std::fmt::Display;
 use std::net::SocketAddr;
-
-use crate::request::Request;
-use crate::response::Status;
 
 /// Writes the access log: who asked for what, and what they got.
 #[derive(Debug, Clone, Copy)]
@@ -18,26 +16,21 @@ impl AccessLog {
     }
 
     /// Logs one exchange: `127.0.0.1:40212 "GET /style.css HTTP/1.1" 200 1532`.
-    /// `request` is `None` when the head could not be parsed.
+    /// `request_line` is `None` when the head could not be parsed; it is only
+    /// formatted when the log is on.
     pub fn record(
         &self,
         peer: SocketAddr,
-        request: Option<&Request>,
-        status: Status,
+        request_line: Option<impl Display>,
+        status_code: u16,
         body_bytes: u64,
     ) {
         if !self.enabled {
             return;
         }
-        let request_line = match request {
-            Some(request) => format!(
-                "{} {} {}",
-                request.method,
-                request.target,
-                request.version.as_str()
-            ),
-            None => "-".to_string(),
-        };
-        println!("{peer} \"{request_line}\" {} {body_bytes}", status.code);
+        match request_line {
+            Some(line) => println!("{peer} \"{line}\" {status_code} {body_bytes}"),
+            None => println!("{peer} \"-\" {status_code} {body_bytes}"),
+        }
     }
 }

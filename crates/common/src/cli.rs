@@ -16,6 +16,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process;
 use std::str::FromStr;
+use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -238,6 +239,23 @@ impl Arguments {
         match text.parse() {
             Ok(value) => Some(value),
             Err(error) => exit_with_usage_error(self.name, &format!("{flag} '{text}': {error}")),
+        }
+    }
+
+    /// The value of an option that counts seconds (`--read-timeout 2.5`), or
+    /// `default` when it was not given. Anything but a positive number of seconds
+    /// that a `Duration` can hold ends the program with one line: `0`, `-1`,
+    /// `NaN` and `1e20` are all usage errors, never a panic.
+    pub fn seconds(&self, flag: &str, default: Duration) -> Duration {
+        let Some(seconds) = self.value::<f64>(flag) else {
+            return default;
+        };
+        match Duration::try_from_secs_f64(seconds) {
+            Ok(duration) if !duration.is_zero() => duration,
+            _ => exit_with_usage_error(
+                self.name,
+                &format!("{flag} '{seconds}': wants a number of seconds above zero"),
+            ),
         }
     }
 

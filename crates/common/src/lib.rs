@@ -1,33 +1,20 @@
-//! What every stage of the course shares.
+//! What no chapter teaches but every stage needs.
 //!
-//! The course builds eight web servers, one per chapter of the book. Each stage's
-//! own crate holds only what its chapter teaches; everything a chapter has already
-//! taught moves here, so the later stages can import it instead of repeating it.
+//! The course builds eight web servers, one per chapter of the book, and each
+//! stage's crate holds what its chapter teaches; a later stage takes what an
+//! earlier chapter taught from that chapter's crate, by name. This crate holds
+//! only the plumbing around the lessons:
 //!
-//! | module      | taught in | what it holds                                              |
-//! |-------------|-----------|------------------------------------------------------------|
-//! | [`cli`]     | 1         | the options every stage shares and the `listening on` line |
-//! | [`accept`]  | 1         | what an accept loop does when `accept` fails               |
-//! | [`head`]    | 1         | reading a request head that may arrive in many pieces      |
-//! | [`request`] | 2         | parsing the request line (with `regex`) and the headers    |
-//! | [`resolve`] | 2         | turning a URL path into a file that stays under the root   |
-//! | [`response`]| 2         | status, headers, and a body streamed from its file          |
-//! | [`site`]    | 2         | the answer to one request: file, 404, 405, ...             |
-//! | [`blocking`]| 2         | one connection on a blocking socket: read, answer, close   |
-//! | [`access_log`]| 2       | one line per request, unless `--quiet`                     |
-//! | [`shutdown`]| 4         | turning Ctrl-C and SIGTERM into an orderly stop            |
+//! | module         | what it holds                                                 |
+//! |----------------|---------------------------------------------------------------|
+//! | [`cli`]        | the options every stage shares, opening the listener, and the one-line start-up errors |
+//! | [`access_log`] | one line per request, unless `--quiet`                        |
+//! | [`shutdown`]   | turning Ctrl-C and SIGTERM into an orderly stop               |
 //!
-//! What it deliberately leaves out: any concurrency model. How connections are
-//! accepted, waited on and scheduled is exactly what differs between the stages,
-//! so that code lives in each stage and nowhere else.
+//! What it deliberately leaves out: anything about HTTP or any concurrency
+//! model. Reading requests is stage 1's and stage 2's, answering them stage
+//! 2's, the non-blocking pieces stage 6's and 7's.
 
-pub mod accept;
 pub mod access_log;
-pub mod blocking;
 pub mod cli;
-pub mod head;
-pub mod request;
-pub mod resolve;
-pub mod response;
 pub mod shutdown;
-pub mod site;

@@ -3,9 +3,10 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::request::Request;
-use common::response::{Body, Response, Status, http_date};
-use common::site::respond;
+use stage01_fixed_page::date::http_date;
+use stage02_file_lookup::request::Request;
+use stage02_file_lookup::response::{Body, Response, Status};
+use stage02_file_lookup::site::respond;
 
 const NOT_MODIFIED: Status = Status::new(304, "Not Modified");
 
@@ -70,7 +71,7 @@ fn parse_http_date(text: &str) -> Option<SystemTime> {
 }
 
 /// Days since 1970-01-01 of a date (Howard Hinnant's algorithm, the inverse of
-/// the one `common::response` uses to write dates).
+/// the one `stage02_file_lookup::response` uses to write dates).
 fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let year = if month <= 2 { year - 1 } else { year };
     let era = year.div_euclid(400);

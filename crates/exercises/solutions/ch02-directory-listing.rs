@@ -4,10 +4,10 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
 
-use common::request::Request;
-use common::resolve::resolve_under_root;
-use common::response::{Response, Status};
-use common::site::respond;
+use stage02_file_lookup::request::Request;
+use stage02_file_lookup::resolve::resolve_under_root;
+use stage02_file_lookup::response::{Response, Status};
+use stage02_file_lookup::site::respond;
 
 fn main() {
     exercises::serve_one_at_a_time(

@@ -3,9 +3,9 @@
 use std::io::{Seek, SeekFrom};
 use std::path::Path;
 
-use common::request::Request;
-use common::response::{Body, Response, Status};
-use common::site::respond;
+use stage02_file_lookup::request::Request;
+use stage02_file_lookup::response::{Body, Response, Status};
+use stage02_file_lookup::site::respond;
 
 const PARTIAL_CONTENT: Status = Status::new(206, "Partial Content");
 const RANGE_NOT_SATISFIABLE: Status = Status::new(416, "Range Not Satisfiable");

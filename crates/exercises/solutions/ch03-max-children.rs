@@ -10,16 +10,16 @@ use std::path::Path;
 use std::process;
 use std::time::Duration;
 
-use common::accept::after_accept_error;
 use common::access_log::AccessLog;
-use common::blocking::serve_connection;
 use common::cli::{Cli, exit_with_startup_error, listen_or_exit};
-use common::response::{Status, write_response};
-use common::site::error_response;
 use exercises::stage03_signals as signals;
 use nix::errno::Errno;
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork};
+use stage01_fixed_page::accept::after_accept_error;
+use stage02_file_lookup::blocking::serve_connection;
+use stage02_file_lookup::response::{Status, write_response};
+use stage02_file_lookup::site::error_response;
 
 const NAME: &str = "ch03-max-children";
 
@@ -130,8 +130,8 @@ fn refuse(mut stream: TcpStream, peer: SocketAddr, root: &Path, log: &AccessLog)
         .and_then(|()| write_response(&mut stream, response, false));
     log.record(
         peer,
-        None,
-        Status::SERVICE_UNAVAILABLE,
+        None::<&str>,
+        Status::SERVICE_UNAVAILABLE.code,
         if written.is_ok() { body_bytes } else { 0 },
     );
 }

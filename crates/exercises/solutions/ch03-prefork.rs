@@ -14,17 +14,17 @@ use std::process;
 use std::thread;
 use std::time::Duration;
 
-use common::accept::after_accept_error;
 use common::access_log::AccessLog;
-use common::blocking::serve_connection_with;
 use common::cli::{Cli, exit_with_startup_error, listen_or_exit};
-use common::site::respond;
 use exercises::stage03_signals as signals;
 use nix::errno::Errno;
 use nix::sys::prctl::set_pdeathsig;
 use nix::sys::signal::{SigSet, Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, getpid, getppid};
+use stage01_fixed_page::accept::after_accept_error;
+use stage02_file_lookup::blocking::serve_connection_with;
+use stage02_file_lookup::site::respond;
 
 const NAME: &str = "ch03-prefork";
 

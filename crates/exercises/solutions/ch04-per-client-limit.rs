@@ -13,19 +13,19 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use common::access_log::AccessLog;
-use common::blocking::serve_connection;
 use common::cli::{Cli, exit_with_startup_error, listen_or_exit};
-use common::response::{Status, write_response};
 use common::shutdown::{StopFlag, StopSignals};
-use common::site::error_response;
 use exercises::stopping::{next_connection, stop_on_signal};
+use stage02_file_lookup::blocking::serve_connection;
+use stage02_file_lookup::response::{Status, write_response};
+use stage02_file_lookup::site::error_response;
 
 const NAME: &str = "ch04-per-client-limit";
 
 /// How many connections one address may hold when `--per-client` is not given.
 const DEFAULT_PER_CLIENT: usize = 64;
 /// How long a client may stay silent, by default, before its thread gives up.
-const DEFAULT_READ_TIMEOUT_SECS: f64 = 10.0;
+const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn main() {
     let mut arguments = Cli::new(NAME, 7804, "stage 4 with a limit per client")
@@ -43,11 +43,9 @@ fn main() {
     let per_client: usize = arguments
         .value("--per-client")
         .unwrap_or(DEFAULT_PER_CLIENT);
-    let read_timeout: f64 = arguments
-        .value("--read-timeout")
-        .unwrap_or(DEFAULT_READ_TIMEOUT_SECS);
-    if per_client == 0 || !(read_timeout.is_finite() && read_timeout > 0.0) {
-        exit_with_startup_error(NAME, "--per-client and --read-timeout must be above zero");
+    let read_timeout = arguments.seconds("--read-timeout", DEFAULT_READ_TIMEOUT);
+    if per_client == 0 {
+        exit_with_startup_error(NAME, "--per-client must be above zero");
     }
     // Hold Ctrl-C and SIGTERM back until the thread that takes them up exists.
     let blocked = StopSignals::block_or_exit(NAME);
@@ -56,7 +54,7 @@ fn main() {
     let site = Arc::new(Site {
         root: arguments.server.root.clone(),
         log: AccessLog::new(arguments.server.quiet),
-        client_timeout: Duration::from_secs_f64(read_timeout),
+        client_timeout: read_timeout,
         per_client,
         open: Arc::new(OpenConnections::default()),
     });
@@ -189,8 +187,8 @@ fn refuse(mut stream: TcpStream, peer: SocketAddr, site: &Site) {
         .and_then(|()| write_response(&mut stream, response, false));
     site.log.record(
         peer,
-        None,
-        TOO_MANY_REQUESTS,
+        None::<&str>,
+        TOO_MANY_REQUESTS.code,
         if written.is_ok() { body_bytes } else { 0 },
     );
 }

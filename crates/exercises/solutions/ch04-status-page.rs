@@ -11,13 +11,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::access_log::AccessLog;
-use common::blocking::serve_connection_with;
 use common::cli::{Cli, exit_with_startup_error, listen_or_exit};
-use common::request::Request;
-use common::response::{Response, Status};
 use common::shutdown::{StopFlag, StopSignals};
-use common::site::respond;
 use exercises::stopping::{next_connection, stop_on_signal};
+use stage02_file_lookup::blocking::serve_connection_with;
+use stage02_file_lookup::request::Request;
+use stage02_file_lookup::response::{Response, Status};
+use stage02_file_lookup::site::respond;
 use threadpool::ThreadPool;
 
 const NAME: &str = "ch04-status-page";
@@ -25,7 +25,7 @@ const NAME: &str = "ch04-status-page";
 /// How many threads serve when `--pool` is not given.
 const DEFAULT_POOL_SIZE: usize = 4;
 /// How long a client may stay silent, by default, before its thread gives up.
-const DEFAULT_READ_TIMEOUT_SECS: f64 = 10.0;
+const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn main() {
     let mut arguments = Cli::new(NAME, 7804, "stage 4's pool with a status page")
@@ -37,11 +37,9 @@ fn main() {
         )
         .parse();
     let pool_size: usize = arguments.value("--pool").unwrap_or(DEFAULT_POOL_SIZE);
-    let read_timeout: f64 = arguments
-        .value("--read-timeout")
-        .unwrap_or(DEFAULT_READ_TIMEOUT_SECS);
-    if pool_size == 0 || !(read_timeout.is_finite() && read_timeout > 0.0) {
-        exit_with_startup_error(NAME, "--pool and --read-timeout must be above zero");
+    let read_timeout = arguments.seconds("--read-timeout", DEFAULT_READ_TIMEOUT);
+    if pool_size == 0 {
+        exit_with_startup_error(NAME, "--pool must be above zero");
     }
     // Hold Ctrl-C and SIGTERM back until the thread that takes them up exists.
     let blocked = StopSignals::block_or_exit(NAME);
@@ -50,7 +48,7 @@ fn main() {
     let site = Arc::new(Site {
         root: arguments.server.root.clone(),
         log: AccessLog::new(arguments.server.quiet),
-        client_timeout: Duration::from_secs_f64(read_timeout),
+        client_timeout: read_timeout,
         requests: AtomicU64::new(0),
         pool: ThreadPool::new(pool_size),
     });

@@ -12,9 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::accept::after_accept_error;
 use common::access_log::AccessLog;
-use common::blocking::{BlockingStream, serve_connection};
 use common::cli::{Cli, exit_with_startup_error, listen_or_exit};
 use common::shutdown::{StopFlag, StopSignals};
 use exercises::coroutine_stream::CoroutineStream;
@@ -24,11 +22,13 @@ use exercises::green_threads::{
 use exercises::stopping::stop_on_signal;
 use may::coroutine::JoinHandle;
 use may::go;
+use stage01_fixed_page::accept::after_accept_error;
+use stage02_file_lookup::blocking::{BlockingStream, serve_connection};
 
 const NAME: &str = "ch05-head-deadline";
 
 /// How long a client may stay silent, by default, before its coroutine gives up.
-const DEFAULT_READ_TIMEOUT_SECS: f64 = 10.0;
+const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a client may take to send its whole head, by default.
 const DEFAULT_HEAD_DEADLINE_SECS: f64 = 10.0;
 
@@ -51,14 +51,12 @@ fn main() {
         )
         .parse();
     let workers: Option<usize> = arguments.value("--workers");
-    let read_timeout: f64 = arguments
-        .value("--read-timeout")
-        .unwrap_or(DEFAULT_READ_TIMEOUT_SECS);
+    let read_timeout = arguments.seconds("--read-timeout", DEFAULT_READ_TIMEOUT);
     let head_deadline: f64 = arguments
         .value("--head-deadline")
         .unwrap_or(DEFAULT_HEAD_DEADLINE_SECS);
     let positive = |seconds: f64| seconds.is_finite() && seconds > 0.0;
-    if workers == Some(0) || !positive(read_timeout) || !positive(head_deadline) {
+    if workers == Some(0) || !positive(head_deadline) {
         exit_with_startup_error(
             NAME,
             "--workers, --read-timeout and --head-deadline must be above zero",
@@ -75,7 +73,7 @@ fn main() {
     let site = Arc::new(Site {
         root: arguments.server.root.clone(),
         log: AccessLog::new(arguments.server.quiet),
-        client_timeout: Duration::from_secs_f64(read_timeout),
+        client_timeout: read_timeout,
         head_deadline: Duration::from_secs_f64(head_deadline),
     });
     serve_with_a_coroutine_each(listener, &stop, &site);

@@ -14,13 +14,13 @@ use std::time::{Duration, Instant};
 
 use common::access_log::AccessLog;
 use common::cli::{Cli, exit_with_startup_error, listen_or_exit};
-use common::response::Status;
 use common::shutdown::StopSignals;
-use common::site::error_response;
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
+use stage02_file_lookup::response::Status;
+use stage02_file_lookup::site::error_response;
 use stage06_nonblocking::outgoing::Outgoing;
 use stage07_keep_alive::connection::{Connection, Waiting};
 

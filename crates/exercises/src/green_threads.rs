@@ -12,7 +12,9 @@ const STACK_WORDS: usize = 0x1000;
 /// Compiles the request parser's regular expressions now, on the main thread:
 /// compiling them takes more stack than a coroutine has.
 pub fn compile_the_request_parser() {
-    let _ = common::request::parse_request_head(b"GET / HTTP/1.1\r\nHost: warm-up\r\n\r\n");
+    let _ = stage02_file_lookup::request::parse_request_head(
+        b"GET / HTTP/1.1\r\nHost: warm-up\r\n\r\n",
+    );
 }
 
 /// Sets up `may`'s scheduler: `workers` threads (one per core when `None`), and

@@ -11,10 +11,10 @@ use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::accept::is_exhaustion;
 use common::access_log::AccessLog;
 use common::cli::{Arguments, Cli, exit_with_startup_error, listen_or_exit};
 use common::shutdown::{StopFlag, StopSignals, stop_flag_on_signal};
+use stage01_fixed_page::accept::is_exhaustion;
 use stage07_keep_alive::connection::Waiting;
 
 /// How long a connection may stay quiet, unless `--idle-timeout` says otherwise.

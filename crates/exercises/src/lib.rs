@@ -16,12 +16,12 @@
 
 use std::path::Path;
 
-use common::accept::after_accept_error;
 use common::access_log::AccessLog;
-use common::blocking::serve_connection_with;
 use common::cli::{Cli, listen_or_exit};
-use common::request::Request;
-use common::response::Response;
+use stage01_fixed_page::accept::after_accept_error;
+use stage02_file_lookup::blocking::serve_connection_with;
+use stage02_file_lookup::request::Request;
+use stage02_file_lookup::response::Response;
 
 pub mod kept_alive;
 pub mod polling;

@@ -4,8 +4,8 @@
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 
-use common::accept::after_accept_error;
 use common::shutdown::StopFlag;
+use stage01_fixed_page::accept::after_accept_error;
 
 /// Arranges for Ctrl-C and SIGTERM to raise the flag returned and to wake an
 /// `accept` waiting on `listener`. Call it before starting any other thread, and

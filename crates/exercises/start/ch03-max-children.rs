@@ -17,14 +17,14 @@ use std::path::Path;
 use std::process;
 use std::time::Duration;
 
-use common::accept::after_accept_error;
 use common::access_log::AccessLog;
-use common::blocking::serve_connection;
 use common::cli::{Cli, exit_with_startup_error, listen_or_exit};
 use exercises::stage03_signals as signals;
 use nix::errno::Errno;
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork};
+use stage01_fixed_page::accept::after_accept_error;
+use stage02_file_lookup::blocking::serve_connection;
 
 const NAME: &str = "ch03-max-children";
 

@@ -17,9 +17,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::accept::after_accept_error;
 use common::access_log::AccessLog;
-use common::blocking::serve_connection;
 use common::cli::{Cli, exit_with_startup_error, listen_or_exit};
 use common::shutdown::{StopFlag, StopSignals};
 use exercises::coroutine_stream::CoroutineStream;
@@ -29,11 +27,13 @@ use exercises::green_threads::{
 use exercises::stopping::stop_on_signal;
 use may::coroutine::JoinHandle;
 use may::go;
+use stage01_fixed_page::accept::after_accept_error;
+use stage02_file_lookup::blocking::serve_connection;
 
 const NAME: &str = "ch05-connection-limit";
 
 /// How long a client may stay silent, by default, before its coroutine gives up.
-const DEFAULT_READ_TIMEOUT_SECS: f64 = 10.0;
+const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How many connections are served at once when `--max-connections` is not given.
 const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 
@@ -56,18 +56,12 @@ fn main() {
         )
         .parse();
     let workers: Option<usize> = arguments.value("--workers");
-    let read_timeout: f64 = arguments
-        .value("--read-timeout")
-        .unwrap_or(DEFAULT_READ_TIMEOUT_SECS);
+    let read_timeout = arguments.seconds("--read-timeout", DEFAULT_READ_TIMEOUT);
     let max_connections: usize = arguments
         .value("--max-connections")
         .unwrap_or(DEFAULT_MAX_CONNECTIONS);
-    let positive = |seconds: f64| seconds.is_finite() && seconds > 0.0;
-    if workers == Some(0) || !positive(read_timeout) || max_connections == 0 {
-        exit_with_startup_error(
-            NAME,
-            "--workers, --read-timeout and --max-connections must be above zero",
-        );
+    if workers == Some(0) || max_connections == 0 {
+        exit_with_startup_error(NAME, "--workers and --max-connections must be above zero");
     }
     // Hold Ctrl-C and SIGTERM back until the thread that takes them up exists.
     let blocked = StopSignals::block_or_exit(NAME);
@@ -80,7 +74,7 @@ fn main() {
     let site = Arc::new(Site {
         root: arguments.server.root.clone(),
         log: AccessLog::new(arguments.server.quiet),
-        client_timeout: Duration::from_secs_f64(read_timeout),
+        client_timeout: read_timeout,
         max_connections,
     });
     serve_with_a_coroutine_each(listener, &stop, &site);

@@ -23,11 +23,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::access_log::AccessLog;
-use common::head::{HEAD_LIMIT, find_head_end};
-use common::request::{BodyLength, Request, parse_request_head};
-use common::response::Status;
-use common::site::{error_response, respond, response_to_bad_request};
 use exercises::polling::PolledConnection;
+use stage01_fixed_page::head::{HEAD_LIMIT, find_head_end};
+use stage02_file_lookup::request::{BodyLength, Request, parse_request_head};
+use stage02_file_lookup::response::Status;
+use stage02_file_lookup::site::{error_response, respond, response_to_bad_request};
 use stage06_nonblocking::outgoing::{Outgoing, WriteOutcome};
 
 const NAME: &str = "ch06-request-timeout";
@@ -133,8 +133,8 @@ impl Connection {
         };
         log.record(
             self.peer,
-            exchange.request.as_ref(),
-            exchange.status,
+            exchange.request.as_ref().map(|request| request.line()),
+            exchange.status.code,
             body_bytes,
         );
         self.state = match outcome {

@@ -1,39 +1,14 @@
-//! Stage 4: a thread per connection, or a bounded pool of threads.
-//!
-//! Threads run in one process and share its memory, so starting one costs far
-//! less than a `fork`, and every connection can use the same `root` and access
-//! log without copying them. By default each connection gets a thread of its own;
-//! `--pool N` serves them instead from N threads that take connections from a
-//! queue (the `threadpool` crate), so a flood of clients cannot make the server
-//! start ten thousand threads.
-//!
-//! Both models block: a thread waits in `read` while its client is silent. So
-//! `--read-timeout SECS` bounds how long a silent client may hold a thread, and
-//! chapter 4's experiment shows why a pool of N needs it: N idle clients starve
-//! it. Ctrl-C or SIGTERM stops accepting and lets the responses in flight finish
-//! (`common::shutdown`).
-//!
-//! What this stage deliberately does not do: serve more connections than it has
-//! threads at once, when pooled, nor hold thousands of idle clients cheaply.
-//! Chapter 4 of the book explains this stage; chapter 5 moves to green threads.
+//! `cargo run -p stage04-multithread`: a thread per connection, or a pool with
+//! `--pool N`, serving `html/`.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
-use std::time::Duration;
 
-use common::accept::after_accept_error;
 use common::access_log::AccessLog;
-use common::blocking::serve_connection;
 use common::cli::{Cli, exit_with_startup_error, listen_or_exit};
-use common::shutdown::{StopFlag, StopSignals, stop_on_signal};
-use threadpool::ThreadPool;
-
-const NAME: &str = "stage04-multithread";
-
-/// How long a client may stay silent, by default, before its thread gives up.
-const DEFAULT_READ_TIMEOUT_SECS: f64 = 10.0;
+use common::shutdown::{StopSignals, stop_on_signal};
+use stage04_multithread::{
+    DEFAULT_READ_TIMEOUT, NAME, Site, serve_from_a_pool, serve_with_a_thread_each,
+};
 
 fn main() {
     let mut arguments = Cli::new(
@@ -53,11 +28,9 @@ fn main() {
     )
     .parse();
     let pool_size: Option<usize> = arguments.value("--pool");
-    let read_timeout: f64 = arguments
-        .value("--read-timeout")
-        .unwrap_or(DEFAULT_READ_TIMEOUT_SECS);
-    if pool_size == Some(0) || !(read_timeout.is_finite() && read_timeout > 0.0) {
-        exit_with_startup_error(NAME, "--pool and --read-timeout must be above zero");
+    let read_timeout = arguments.seconds("--read-timeout", DEFAULT_READ_TIMEOUT);
+    if pool_size == Some(0) {
+        exit_with_startup_error(NAME, "--pool must be above zero");
     }
     // Hold Ctrl-C and SIGTERM back from the start: `stop_on_signal` can only take
     // them up once the listener exists, and one that came in between must wait
@@ -68,94 +41,10 @@ fn main() {
     let site = Arc::new(Site {
         root: arguments.server.root.clone(),
         log: AccessLog::new(arguments.server.quiet),
-        client_timeout: Duration::from_secs_f64(read_timeout),
+        client_timeout: read_timeout,
     });
     match pool_size {
-        None => serve_with_a_thread_each(listener, &stop, &site),
-        Some(size) => serve_from_a_pool(listener, &stop, size, &site),
-    }
-}
-
-/// What every connection's thread needs, shared by all of them through an `Arc`:
-/// threads share memory, so there is one copy, not one per connection.
-struct Site {
-    root: PathBuf,
-    log: AccessLog,
-    client_timeout: Duration,
-}
-
-impl Site {
-    // ANCHOR: serve
-    /// Serves one connection, in whichever thread runs it.
-    fn serve(&self, mut stream: TcpStream, peer: SocketAddr) {
-        // A silent client makes `read` fail after the timeout (the client gets
-        // 408); a client that stops reading makes `write` fail the same way. Either
-        // way the thread is free again.
-        let timeouts_set = stream.set_read_timeout(Some(self.client_timeout)).is_ok()
-            && stream.set_write_timeout(Some(self.client_timeout)).is_ok();
-        if timeouts_set {
-            serve_connection(&mut stream, peer, &self.root, &self.log);
-        }
-    }
-    // ANCHOR_END: serve
-}
-
-// ANCHOR: thread_each
-/// A new thread for every connection. Nothing limits how many run at once.
-fn serve_with_a_thread_each(listener: TcpListener, stop: &StopFlag, site: &Arc<Site>) {
-    let mut threads: Vec<JoinHandle<()>> = Vec::new();
-    while let Some((stream, peer)) = next_connection(&listener, stop) {
-        // Forget the threads that have ended, so the list stays as long as the
-        // number of connections in progress.
-        threads.retain(|thread| !thread.is_finished());
-        let site = Arc::clone(site);
-        let started = thread::Builder::new().spawn(move || site.serve(stream, peer));
-        match started {
-            Ok(thread) => threads.push(thread),
-            // Out of memory or over the system's limit of threads: this client's
-            // connection (moved into the closure) is closed, the server goes on.
-            Err(error) => eprintln!("{NAME}: cannot start a thread for {peer}: {error}"),
-        }
-    }
-    // Stopping. Close the listener first, so new clients are refused at once
-    // instead of waiting in a queue nobody will accept from; then let every
-    // response in progress finish.
-    drop(listener);
-    for thread in threads {
-        let _ = thread.join();
-    }
-}
-// ANCHOR_END: thread_each
-
-// ANCHOR: pool
-/// At most `size` threads, started once; connections wait in the pool's queue
-/// until a thread is free. The pool bounds threads, not connections: a queued
-/// connection is accepted and holds a file descriptor while it waits.
-fn serve_from_a_pool(listener: TcpListener, stop: &StopFlag, size: usize, site: &Arc<Site>) {
-    let pool = ThreadPool::new(size);
-    while let Some((stream, peer)) = next_connection(&listener, stop) {
-        let site = Arc::clone(site);
-        pool.execute(move || site.serve(stream, peer));
-    }
-    // Stopping: refuse new clients, then wait until the queue is empty and every
-    // thread is idle.
-    drop(listener);
-    pool.join();
-}
-// ANCHOR_END: pool
-
-/// The next connection, or `None` once a stop signal has come.
-fn next_connection(listener: &TcpListener, stop: &StopFlag) -> Option<(TcpStream, SocketAddr)> {
-    loop {
-        let accepted = listener.accept();
-        if stop.is_raised() {
-            // Whatever woke us (our own wake-up connection, or a client that came
-            // too late) is dropped, which closes it.
-            return None;
-        }
-        match accepted {
-            Ok(connection) => return Some(connection),
-            Err(error) => after_accept_error(NAME, &error),
-        }
+        None => serve_with_a_thread_each(listener, &stop, &site, &blocked),
+        Some(size) => serve_from_a_pool(listener, &stop, size, &site, &blocked),
     }
 }

@@ -139,9 +139,20 @@ fn download_survives_stop_signal(arguments: &[&str]) {
 #[test]
 fn startup_errors_are_one_clear_line() {
     startup_errors_are_one_line(SERVER).unwrap();
-    let (code, stderr) = run_expecting_startup_error(SERVER, &["--pool", "0"]).unwrap();
-    assert_eq!(code, Some(1));
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let bad_values = [
+        ["--pool", "0"],
+        ["--read-timeout", "0"],
+        ["--read-timeout", "-1"],
+        ["--read-timeout", "NaN"],
+        // Finite, but more seconds than a `Duration` holds.
+        ["--read-timeout", "1e20"],
+    ];
+    for bad in bad_values {
+        let (code, stderr) = run_expecting_startup_error(SERVER, &bad).unwrap();
+        assert!(matches!(code, Some(1 | 2)), "{bad:?}: exit code {code:?}");
+        assert_eq!(stderr.lines().count(), 1, "{bad:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{bad:?}: {stderr}");
+    }
 }
 
 /// One request on its own connection, read to the end (the server closes).

@@ -1,5 +1,5 @@
 //! `may`'s TCP stream, dressed as the blocking stream that
-//! `common::blocking::serve_connection` expects.
+//! `stage02_file_lookup::blocking::serve_connection` expects.
 //!
 //! `serve_connection` is written against the `BlockingStream` trait, which
 //! `common` implements for `std::net::TcpStream`. Rust's orphan rule forbids us to
@@ -16,7 +16,7 @@ use std::io::{self, Read, Write};
 use std::net::Shutdown;
 use std::time::Duration;
 
-use common::blocking::BlockingStream;
+use stage02_file_lookup::blocking::BlockingStream;
 
 // ANCHOR: newtype
 /// A connection served by a coroutine.

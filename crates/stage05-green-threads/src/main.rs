@@ -1,46 +1,15 @@
-//! Stage 5: a green thread per connection.
-//!
-//! Each connection gets a coroutine of the `may` crate: a function with a stack
-//! of its own (32 KiB by default, against a thread's 2 MiB or more), run by a
-//! few worker threads that `may` starts, one per CPU core unless `--workers`
-//! says otherwise. Inside a coroutine, `may::net` calls look blocking, but when
-//! one would block, `may` parks the coroutine and runs another on the same thread;
-//! `epoll` tells it when to wake the parked one. Many coroutines on a few threads:
-//! "M:N" scheduling.
-//!
-//! The serving code is stage 2's `common::blocking::serve_connection`, unchanged:
-//! `coroutine_stream.rs` wraps `may`'s socket so it fits. What this stage teaches
-//! is the price of looking blocking: a call that really blocks (a `std` socket,
-//! `std::thread::sleep`, a slow disk under `std::fs`) stalls its whole worker
-//! thread and every coroutine waiting on it. `go!` is also `unsafe` underneath;
-//! chapter 5 of the book says why, and why this program is sound. Chapter 6
-//! builds the event loop that `may` hides, by hand.
+//! `cargo run -p stage05-green-threads`: a coroutine per connection, serving `html/`.
 
-mod coroutine_stream;
-
-use std::mem::size_of;
-use std::net::{SocketAddr, TcpListener};
-use std::os::fd::{FromRawFd, IntoRawFd};
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
-use common::accept::after_accept_error;
 use common::access_log::AccessLog;
-use common::blocking::serve_connection;
 use common::cli::{Cli, exit_with_startup_error, listen_or_exit};
-use common::shutdown::{StopFlag, StopSignals, stop_on_signal};
-use may::coroutine::JoinHandle;
-use may::go;
-
-use crate::coroutine_stream::CoroutineStream;
-
-const NAME: &str = "stage05-green-threads";
-
-/// `may`'s default stack: 0x1000 words, 32 KiB on a 64-bit machine.
-const DEFAULT_STACK_WORDS: usize = 0x1000;
-/// How long a client may stay silent, by default, before its coroutine gives up.
-const DEFAULT_READ_TIMEOUT_SECS: f64 = 10.0;
+use common::shutdown::{StopSignals, stop_on_signal};
+use stage05_green_threads::{
+    DEFAULT_READ_TIMEOUT, DEFAULT_STACK_WORDS, MAX_STACK_WORDS, MIN_STACK_WORDS, NAME, Site,
+    compile_the_request_parser, configure_scheduler, coroutine_listener,
+    serve_with_a_coroutine_each,
+};
 
 fn main() {
     let mut arguments = Cli::new(NAME, 7805, "serves each connection from a coroutine")
@@ -65,15 +34,13 @@ fn main() {
     let stack_words = arguments
         .value("--stack-words")
         .unwrap_or(DEFAULT_STACK_WORDS);
-    let read_timeout: f64 = arguments
-        .value("--read-timeout")
-        .unwrap_or(DEFAULT_READ_TIMEOUT_SECS);
-    if workers == Some(0) || stack_words < 512 || !(read_timeout.is_finite() && read_timeout > 0.0)
-    {
-        exit_with_startup_error(
-            NAME,
-            "--workers and --read-timeout must be above zero, --stack-words at least 512",
-        );
+    let read_timeout = arguments.seconds("--read-timeout", DEFAULT_READ_TIMEOUT);
+    if workers == Some(0) {
+        exit_with_startup_error(NAME, "--workers must be above zero");
+    }
+    if !(MIN_STACK_WORDS..=MAX_STACK_WORDS).contains(&stack_words) {
+        let message = format!("--stack-words must be from {MIN_STACK_WORDS} to {MAX_STACK_WORDS}");
+        exit_with_startup_error(NAME, &message);
     }
     // Hold Ctrl-C and SIGTERM back from the start: `stop_on_signal` can only take
     // them up once the listener exists, and one that came in between must wait
@@ -83,102 +50,12 @@ fn main() {
     compile_the_request_parser();
     // Before `may` starts its threads: they must inherit the blocked signals.
     let stop = stop_on_signal(NAME, &blocked, &listener);
-    configure_scheduler(workers, stack_words);
+    configure_scheduler(workers, stack_words, &blocked);
     let listener = coroutine_listener(listener);
     let site = Arc::new(Site {
         root: arguments.server.root.clone(),
         log: AccessLog::new(arguments.server.quiet),
-        client_timeout: Duration::from_secs_f64(read_timeout),
+        client_timeout: read_timeout,
     });
     serve_with_a_coroutine_each(listener, &stop, &site);
 }
-
-// ANCHOR: compile_parser
-/// Makes the request parser compile its regular expressions now, on the main
-/// thread's large stack. `common::request` compiles them at their first use, and
-/// compiling takes far more stack than serving: about 108 KiB in a debug build
-/// (27 KiB optimised), more than a coroutine has. Afterwards a request needs
-/// about 20 KiB of stack in a debug build and 14 KiB optimised.
-fn compile_the_request_parser() {
-    let _ = common::request::parse_request_head(b"GET / HTTP/1.1\r\nHost: warm-up\r\n\r\n");
-}
-// ANCHOR_END: compile_parser
-
-// ANCHOR: configure
-/// Sets up `may`'s scheduler; it starts its threads at the first coroutine.
-fn configure_scheduler(workers: Option<usize>, stack_words: usize) {
-    let config = may::config();
-    if let Some(workers) = workers {
-        config.set_workers(workers);
-    }
-    // The size counts machine words, not bytes: 4096 words are 32 KiB here. And 0
-    // does not mean "the default", it gives a tiny stack, so we never pass it.
-    config.set_stack_size(stack_words);
-    eprintln!(
-        "{} worker threads, {} KiB of stack per coroutine",
-        config.get_workers(),
-        stack_words * size_of::<usize>() / 1024
-    );
-}
-// ANCHOR_END: configure
-
-/// The listening socket, handed over to `may`, which makes it non-blocking and
-/// registers it with its `epoll` instance.
-fn coroutine_listener(listener: TcpListener) -> may::net::TcpListener {
-    // SAFETY: `into_raw_fd` gives up ownership of a valid, open listening socket,
-    // and `from_raw_fd` takes that ownership over: exactly one owner at a time.
-    unsafe { may::net::TcpListener::from_raw_fd(listener.into_raw_fd()) }
-}
-
-/// What every connection's coroutine needs, shared through an `Arc`.
-struct Site {
-    root: PathBuf,
-    log: AccessLog,
-    client_timeout: Duration,
-}
-
-impl Site {
-    fn serve(&self, stream: may::net::TcpStream, peer: SocketAddr) {
-        let timeouts_set = stream.set_read_timeout(Some(self.client_timeout)).is_ok()
-            && stream.set_write_timeout(Some(self.client_timeout)).is_ok();
-        if timeouts_set {
-            serve_connection(&mut CoroutineStream(stream), peer, &self.root, &self.log);
-        }
-    }
-}
-
-// ANCHOR: accept_loop
-/// A coroutine for every connection, until a stop signal; then waits for the
-/// coroutines still serving.
-fn serve_with_a_coroutine_each(listener: may::net::TcpListener, stop: &StopFlag, site: &Arc<Site>) {
-    let mut coroutines: Vec<JoinHandle<()>> = Vec::new();
-    loop {
-        // The main thread is not a coroutine: here `accept` blocks it, as a
-        // plain `accept` would.
-        let accepted = listener.accept();
-        if stop.is_raised() {
-            break;
-        }
-        let (stream, peer) = match accepted {
-            Ok(connection) => connection,
-            Err(error) => {
-                after_accept_error(NAME, &error);
-                continue;
-            }
-        };
-        coroutines.retain(|coroutine| !coroutine.is_done());
-        let site = Arc::clone(site);
-        // `go!` spawns a coroutine through an `unsafe` function: see chapter 5.
-        // It is sound here because `serve` keeps no reference to a thread-local
-        // across a call that may switch coroutines.
-        coroutines.push(go!(move || site.serve(stream, peer)));
-    }
-    // Stopping: refuse new clients, then let every response in progress finish.
-    drop(listener);
-    for coroutine in coroutines {
-        if coroutine.join().is_err() {
-            eprintln!("{NAME}: a connection's coroutine panicked");
-        }
-    }
-}
-// ANCHOR_END: accept_loop

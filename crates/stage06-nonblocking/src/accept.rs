@@ -15,7 +15,7 @@
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 
-use common::accept::is_exhaustion;
+use stage01_fixed_page::accept::is_exhaustion;
 
 // ANCHOR: accept_failure
 /// What a failed non-blocking `accept` tells the loop to do.

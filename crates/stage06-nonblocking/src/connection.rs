@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use crate::outgoing::{Outgoing, WriteOutcome};
 use common::access_log::AccessLog;
-use common::head::{HEAD_LIMIT, find_head_end};
-use common::request::{BodyLength, Request, parse_request_head};
-use common::response::Status;
-use common::site::{error_response, respond, response_to_bad_request};
+use stage01_fixed_page::head::{HEAD_LIMIT, find_head_end};
+use stage02_file_lookup::request::{BodyLength, Request, parse_request_head};
+use stage02_file_lookup::response::Status;
+use stage02_file_lookup::site::{error_response, respond, response_to_bad_request};
 
 // ANCHOR: connection
 /// A client, as the polling loop sees it.
@@ -145,8 +145,8 @@ impl Connection {
         };
         log.record(
             self.peer,
-            exchange.request.as_ref(),
-            exchange.status,
+            exchange.request.as_ref().map(|request| request.line()),
+            exchange.status.code,
             body_bytes,
         );
         self.state = match outcome {
@@ -161,7 +161,7 @@ impl Connection {
     /// Closing a socket that still holds unread input makes the kernel answer
     /// with a reset (RST) instead of a normal close (FIN), and a reset can reach
     /// the client before it has read our answer, destroying it. So, as
-    /// `common::blocking` does for the blocking stages, we shut down writing (a
+    /// `stage02_file_lookup::blocking` does for the blocking stages, we shut down writing (a
     /// FIN after the answer) and throw input away until the client closes too.
     fn start_lingering(&self) -> State {
         match self.stream.shutdown(Shutdown::Write) {

@@ -17,7 +17,7 @@
 use std::fs::File;
 use std::io::{self, Read, Take, Write};
 
-use common::response::{Body, Response};
+use stage02_file_lookup::response::{Body, Response};
 
 // ANCHOR: outgoing
 /// How much of a file body is read into memory at a time. A response in flight
@@ -169,7 +169,7 @@ impl Outgoing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use common::response::Status;
+    use stage02_file_lookup::response::Status;
     use std::fs;
 
     /// A socket stand-in that takes at most `room` bytes, then says `WouldBlock`
@@ -226,7 +226,7 @@ mod tests {
             rounds += 1;
             assert!(rounds < 1000);
         }
-        let head_end = common::head::find_head_end(&socket.received).unwrap();
+        let head_end = stage01_fixed_page::head::find_head_end(&socket.received).unwrap();
         assert_eq!(&socket.received[head_end..], body.as_slice());
         assert_eq!(outgoing.bytes_sent(), socket.received.len() as u64);
         fs::remove_file(path).unwrap();

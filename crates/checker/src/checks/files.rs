@@ -233,7 +233,7 @@ fn large_file_slow_reader(context: &Context) -> Result<(), Failure> {
             return Err(failure("60 s passed before the transfer ended".into()));
         }
     }
-    let Some(head_end) = common::head::find_head_end(&received) else {
+    let Some(head_end) = stage01_fixed_page::head::find_head_end(&received) else {
         return Err(failure("no complete response head arrived".into()).received(&received));
     };
     let body = &received[head_end..];

@@ -12,9 +12,9 @@
 
 use std::path::Path;
 
-use common::request::Request;
-use common::response::Response;
-use common::site::respond;
+use stage02_file_lookup::request::Request;
+use stage02_file_lookup::response::Response;
+use stage02_file_lookup::site::respond;
 
 fn main() {
     exercises::serve_one_at_a_time("ch02-range-requests", "stage 2 with range requests", answer);

@@ -25,10 +25,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::access_log::AccessLog;
-use common::blocking::serve_connection;
 use common::cli::{Cli, exit_with_startup_error, listen_or_exit};
 use common::shutdown::{StopFlag, StopSignals};
 use exercises::stopping::{next_connection, stop_on_signal};
+use stage02_file_lookup::blocking::serve_connection;
 use threadpool::ThreadPool;
 
 const NAME: &str = "ch04-status-page";
@@ -36,7 +36,7 @@ const NAME: &str = "ch04-status-page";
 /// How many threads serve when `--pool` is not given.
 const DEFAULT_POOL_SIZE: usize = 4;
 /// How long a client may stay silent, by default, before its thread gives up.
-const DEFAULT_READ_TIMEOUT_SECS: f64 = 10.0;
+const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn main() {
     let mut arguments = Cli::new(NAME, 7804, "stage 4's pool with a status page")
@@ -48,11 +48,9 @@ fn main() {
         )
         .parse();
     let pool_size: usize = arguments.value("--pool").unwrap_or(DEFAULT_POOL_SIZE);
-    let read_timeout: f64 = arguments
-        .value("--read-timeout")
-        .unwrap_or(DEFAULT_READ_TIMEOUT_SECS);
-    if pool_size == 0 || !(read_timeout.is_finite() && read_timeout > 0.0) {
-        exit_with_startup_error(NAME, "--pool and --read-timeout must be above zero");
+    let read_timeout = arguments.seconds("--read-timeout", DEFAULT_READ_TIMEOUT);
+    if pool_size == 0 {
+        exit_with_startup_error(NAME, "--pool must be above zero");
     }
     // Hold Ctrl-C and SIGTERM back until the thread that takes them up exists.
     let blocked = StopSignals::block_or_exit(NAME);
@@ -61,7 +59,7 @@ fn main() {
     let site = Arc::new(Site {
         root: arguments.server.root.clone(),
         log: AccessLog::new(arguments.server.quiet),
-        client_timeout: Duration::from_secs_f64(read_timeout),
+        client_timeout: read_timeout,
     });
     serve_from_a_pool(listener, &stop, pool_size, &site);
 }

@@ -12,10 +12,10 @@ use std::net::TcpStream;
 use std::path::Path;
 
 use common::cli::{Cli, listen_or_exit};
-use common::head::read_request_head;
-use common::request::parse_request_head;
-use common::response::{Body, Response, Status, write_response};
-use common::site::{content_type_for, error_response};
+use stage01_fixed_page::head::read_request_head;
+use stage02_file_lookup::request::parse_request_head;
+use stage02_file_lookup::response::{Body, Response, Status, write_response};
+use stage02_file_lookup::site::{content_type_for, error_response};
 
 const NAME: &str = "mistake-string-path";
 

@@ -13,10 +13,10 @@
 use std::io::{self, Write};
 
 use common::access_log::AccessLog;
-use common::blocking::serve_connection;
 use common::cli::{Cli, listen_or_exit};
 use nix::sys::signal::{SigHandler, Signal, signal};
 use nix::unistd::{ForkResult, fork};
+use stage02_file_lookup::blocking::serve_connection;
 
 const NAME: &str = "mistake-keeps-socket";
 

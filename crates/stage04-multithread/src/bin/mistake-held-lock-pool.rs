@@ -21,8 +21,8 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use common::access_log::AccessLog;
-use common::blocking::serve_connection;
 use common::cli::{Cli, listen_or_exit};
+use stage02_file_lookup::blocking::serve_connection;
 
 const NAME: &str = "mistake-held-lock-pool";
 

@@ -17,9 +17,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::access_log::AccessLog;
-use common::blocking::serve_connection;
 use common::cli::{Cli, listen_or_exit};
 use may::go;
+use stage02_file_lookup::blocking::serve_connection;
 
 // The stage's own wrapper that lets `serve_connection` use may's socket.
 #[path = "../coroutine_stream.rs"]
@@ -48,7 +48,7 @@ fn main() {
     let park_only_the_coroutine = arguments.switch("--coroutine-sleep");
     let listener = listen_or_exit(NAME, &mut arguments.server);
     // Compile the parser's regular expressions on the main thread (see main.rs).
-    let _ = common::request::parse_request_head(b"GET / HTTP/1.0\r\n\r\n");
+    let _ = stage02_file_lookup::request::parse_request_head(b"GET / HTTP/1.0\r\n\r\n");
     may::config().set_workers(workers);
     // SAFETY: the listening socket passes from `std`'s owner to `may`'s.
     let listener = unsafe { may::net::TcpListener::from_raw_fd(listener.into_raw_fd()) };

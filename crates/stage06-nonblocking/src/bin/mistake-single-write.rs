@@ -15,10 +15,10 @@ use std::thread;
 use std::time::Duration;
 
 use common::cli::{Cli, exit_with_startup_error, listen_or_exit};
-use common::head::{HEAD_LIMIT, find_head_end};
-use common::request::parse_request_head;
-use common::response::{Body, Response};
-use common::site::{respond, response_to_bad_request};
+use stage01_fixed_page::head::{HEAD_LIMIT, find_head_end};
+use stage02_file_lookup::request::parse_request_head;
+use stage02_file_lookup::response::{Body, Response};
+use stage02_file_lookup::site::{respond, response_to_bad_request};
 
 const NAME: &str = "mistake-single-write";
 

@@ -21,10 +21,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::cli::{Cli, listen_or_exit};
-use common::head::read_request_head;
-use common::request::parse_request_head;
-use common::response::{Body, Response};
-use common::site::respond;
+use stage01_fixed_page::head::read_request_head;
+use stage02_file_lookup::request::parse_request_head;
+use stage02_file_lookup::response::{Body, Response};
+use stage02_file_lookup::site::respond;
 
 const NAME: &str = "mistake-two-writes";
 

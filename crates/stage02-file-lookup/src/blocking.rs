@@ -9,8 +9,9 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::access_log::AccessLog;
-use crate::head::{HeadError, read_request_head};
+use common::access_log::AccessLog;
+use stage01_fixed_page::head::{HeadError, read_request_head};
+
 use crate::request::{BodyLength, Request, parse_request_head};
 use crate::response::{Response, Status, write_response};
 use crate::site::{error_response, respond, response_to_bad_request};
@@ -72,8 +73,8 @@ pub fn serve_connection_with(
     let written = write_response(stream, exchange.response, false);
     log.record(
         peer,
-        exchange.request.as_ref(),
-        status,
+        exchange.request.as_ref().map(|request| request.line()),
+        status.code,
         if written.is_ok() { body_bytes } else { 0 },
     );
     if exchange.unread_input {

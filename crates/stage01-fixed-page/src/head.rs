@@ -7,6 +7,7 @@
 //! until the buffer holds the blank line, and it refuses to wait for a head that
 //! grows without end.
 
+use std::fmt;
 use std::io::{self, Read};
 
 // ANCHOR: limit
@@ -32,6 +33,30 @@ pub enum HeadError {
     TooLarge,
     /// The socket failed, or a read timeout expired.
     Io(io::Error),
+}
+
+impl fmt::Display for HeadError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HeadError::ClosedBeforeRequest => {
+                formatter.write_str("the client closed the connection before a request")
+            }
+            HeadError::Truncated => {
+                formatter.write_str("the client closed in the middle of a head")
+            }
+            HeadError::TooLarge => write!(formatter, "the head grew past {HEAD_LIMIT} bytes"),
+            HeadError::Io(error) => write!(formatter, "reading the head failed: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for HeadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            HeadError::Io(error) => Some(error),
+            _ => None,
+        }
+    }
 }
 
 // ANCHOR: find_head_end

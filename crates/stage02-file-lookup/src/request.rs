@@ -17,6 +17,7 @@
 //! that attackers use to make two servers disagree about where a request ends
 //! ("request smuggling"), so each one answers 400 rather than guessing.
 
+use std::fmt;
 use std::sync::LazyLock;
 
 use regex::bytes::Regex;
@@ -73,6 +74,17 @@ pub enum RequestError {
     UnsupportedVersion,
 }
 
+impl fmt::Display for RequestError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RequestError::Malformed(reason) => write!(formatter, "malformed request: {reason}"),
+            RequestError::UnsupportedVersion => formatter.write_str("unsupported HTTP version"),
+        }
+    }
+}
+
+impl std::error::Error for RequestError {}
+
 /// How long the body that follows a head is, as its headers say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyLength {
@@ -85,7 +97,7 @@ pub enum BodyLength {
 }
 
 // ANCHOR: parse_request_head
-/// Parses a complete head, as [`crate::head::find_head_end`] found it.
+/// Parses a complete head, as [`stage01_fixed_page::head::find_head_end`] found it.
 pub fn parse_request_head(head: &[u8]) -> Result<Request, RequestError> {
     let mut lines = head.split(|&byte| byte == b'\n').map(strip_carriage_return);
     let request_line = lines.next().unwrap_or_default();
@@ -170,6 +182,12 @@ fn strip_carriage_return(line: &[u8]) -> &[u8] {
 }
 
 impl Request {
+    /// The request line as the client sent it, `GET /style.css HTTP/1.1`: what
+    /// the access log shows of a request.
+    pub fn line(&self) -> RequestLine<'_> {
+        RequestLine(self)
+    }
+
     /// The first header with this name, ignoring case (`host` finds `Host`).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers_named(name).next()
@@ -248,6 +266,22 @@ impl Request {
             None | Some(0) => BodyLength::None,
             Some(value) => BodyLength::Fixed(value),
         })
+    }
+}
+
+/// A request line, written out only when it is displayed (see [`Request::line`]).
+pub struct RequestLine<'a>(&'a Request);
+
+impl fmt::Display for RequestLine<'_> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let request = self.0;
+        write!(
+            formatter,
+            "{} {} {}",
+            request.method,
+            request.target,
+            request.version.as_str()
+        )
     }
 }
 

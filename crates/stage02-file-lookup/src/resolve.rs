@@ -9,6 +9,7 @@
 //! any path that would step outside the root, symlinks included.
 
 use std::ffi::OsStr;
+use std::fmt;
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -32,6 +33,26 @@ pub enum ResolveError {
     NotFound,
     /// Anything else the OS reported, such as running out of file descriptors.
     Io(io::Error),
+}
+
+impl fmt::Display for ResolveError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResolveError::BadPath(reason) => write!(formatter, "bad path: {reason}"),
+            ResolveError::Forbidden => formatter.write_str("outside the root, or not readable"),
+            ResolveError::NotFound => formatter.write_str("no such file"),
+            ResolveError::Io(error) => write!(formatter, "{error}"),
+        }
+    }
+}
+
+impl std::error::Error for ResolveError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ResolveError::Io(error) => Some(error),
+            _ => None,
+        }
+    }
 }
 
 // ANCHOR: percent_decode
@@ -66,7 +87,7 @@ pub fn percent_decode(text: &str) -> Result<Vec<u8>, ResolveError> {
 /// The path of the file or folder that `url_path` (still percent-encoded,
 /// without its query string) names under `root`, for code that needs a path
 /// rather than an open file (a folder to list, say). `root` must be canonical
-/// (absolute, no symlinks), as [`crate::cli::listen_or_exit`] makes it.
+/// (absolute, no symlinks), as [`common::cli::listen_or_exit`] makes it.
 ///
 /// This checks, then the caller uses: between the two, someone who can write
 /// under the root could swap in a symlink. To serve a file, use

@@ -1,0 +1,62 @@
+//! The `Date` header: the moment a response was made, in the one format HTTP
+//! servers send (RFC 9110, section 5.6.7: `Sun, 06 Nov 1994 08:49:37 GMT`).
+//!
+//! A server with a clock must send `Date` (RFC 9110, section 6.6.1): caches use
+//! it to tell how old a response is. Every stage does, from this first one on.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A moment in the format HTTP uses, such as `Sun, 06 Nov 1994 08:49:37 GMT`.
+pub fn http_date(time: SystemTime) -> String {
+    let seconds = time
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    let days = seconds / 86_400;
+    let (year, month, day) = civil_from_days(days as i64);
+    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
+    let month_name = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][(month - 1) as usize];
+    let time_of_day = seconds % 86_400;
+    format!(
+        "{weekday}, {day:02} {month_name} {year} {:02}:{:02}:{:02} GMT",
+        time_of_day / 3600,
+        time_of_day / 60 % 60,
+        time_of_day % 60
+    )
+}
+
+/// Year, month (1 to 12) and day of the month for a count of days since
+/// 1970-01-01, by Howard Hinnant's well-known `civil_from_days` algorithm.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let shifted = days + 719_468;
+    let era = shifted.div_euclid(146_097);
+    let day_of_era = shifted.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    } as u32;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn formats_http_dates() {
+        let moment = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        assert_eq!(http_date(moment), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(http_date(UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 GMT");
+        let leap_day = UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(http_date(leap_day), "Tue, 29 Feb 2000 00:00:00 GMT");
+    }
+}

@@ -1,0 +1,55 @@
+//! Stage 2: a real static site, served one client at a time.
+//!
+//! It reads the request line with a regular expression, finds the file it names
+//! under the root folder without ever leaving it, and streams the file back with
+//! the right `Content-Type` and `Content-Length`. Bad requests get the HTTP error
+//! that explains them (400, 404, 405, 431), and the server goes on serving.
+//!
+//! Every later stage serves files the same way, so they take these pieces from
+//! here:
+//!
+//! | module       | what it holds                                               |
+//! |--------------|-------------------------------------------------------------|
+//! | [`request`]  | parsing the request line (with `regex`) and the headers     |
+//! | [`resolve`]  | turning a URL path into a file that stays under the root    |
+//! | [`response`] | status, headers, and a body streamed from its file          |
+//! | [`site`]     | the answer to one request: the file, 404, 405, ...          |
+//! | [`blocking`] | one connection on a blocking socket: read, answer, close    |
+//!
+//! It reads request heads with stage 1's `head` module (`stage01-fixed-page`).
+//! This file holds the loop that serves connections one after another.
+//!
+//! What it deliberately does not do yet: serve two clients at once. A client that
+//! connects and sends nothing holds the loop, and everyone else waits. Chapter 2
+//! of the book explains this stage and ends with that experiment; chapter 3 fixes
+//! it with one process per connection.
+
+use std::net::TcpListener;
+use std::path::Path;
+
+use common::access_log::AccessLog;
+use stage01_fixed_page::accept::after_accept_error;
+
+use blocking::serve_connection;
+
+pub mod blocking;
+pub mod request;
+pub mod resolve;
+pub mod response;
+pub mod site;
+
+/// The crate's name, which its messages start with.
+pub const NAME: &str = "stage02-file-lookup";
+
+// ANCHOR: accept_loop
+/// Serves each connection to the end before accepting the next. While one client
+/// is being served, others wait in the kernel's queue: that is this stage's limit.
+pub fn serve_one_at_a_time(listener: &TcpListener, root: &Path, log: &AccessLog) {
+    loop {
+        match listener.accept() {
+            Ok((mut stream, peer)) => serve_connection(&mut stream, peer, root, log),
+            Err(error) => after_accept_error(NAME, &error),
+        }
+    }
+}
+// ANCHOR_END: accept_loop

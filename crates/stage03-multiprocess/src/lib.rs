@@ -1,0 +1,167 @@
+//! Stage 3: one process per connection.
+//!
+//! The accept loop of stage 2 stays, but it no longer serves anyone itself: for
+//! each connection it calls `fork`, and the copy of the process that `fork` makes
+//! (the child) serves that one connection and exits. The parent goes straight back
+//! to `accept`, so a client that sends nothing holds up its own child and nobody
+//! else.
+//!
+//! Three duties come with `fork`, and this file is about them:
+//! - the parent closes its copy of the client's socket at once, or the client
+//!   never sees the connection end;
+//! - the child never returns into the accept loop, and ends with `_exit`, so it
+//!   runs none of the parent's clean-up a second time;
+//! - the parent collects ("reaps") every child that has exited, or each one stays
+//!   in the process table as a zombie. `signals.rs` holds the signal handling this
+//!   needs, and the orderly stop on Ctrl-C.
+//!
+//! Serving one connection is `stage02_file_lookup::blocking::serve_connection`, unchanged from
+//! stage 2. What this stage deliberately does not do: share anything between
+//! connections (each child has its own copy of memory), or make a process cheap.
+//! Chapter 3 of the book explains this stage; chapter 4 replaces processes with
+//! threads.
+
+pub mod signals;
+
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process;
+use std::time::Duration;
+
+use common::access_log::AccessLog;
+use nix::errno::Errno;
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid, fork};
+use stage01_fixed_page::accept::after_accept_error;
+use stage02_file_lookup::blocking::serve_connection;
+
+/// The crate's name, which its messages start with.
+pub const NAME: &str = "stage03-multiprocess";
+
+/// How long a child waits for its client to send, and for a stalled client to
+/// take more of the response, before it gives up. Without it, a client that
+/// connects and sends nothing would keep its process alive forever.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+// ANCHOR: accept_loop
+/// Accepts connections and forks a child for each, until Ctrl-C or SIGTERM.
+/// Returns how many children are still serving.
+pub fn serve_with_a_process_each(listener: TcpListener, root: &Path, log: &AccessLog) -> usize {
+    let mut children: usize = 0;
+    loop {
+        children = children.saturating_sub(reap_finished_children());
+        if signals::stop_requested() {
+            // Dropping the listener closes it: new clients are refused from now on,
+            // instead of waiting in a queue nobody will ever accept from.
+            return children;
+        }
+        if !signals::wait_for_connection(&listener) {
+            continue; // a signal came: loop round to reap or to stop
+        }
+        let (stream, peer) = match listener.accept() {
+            Ok(accepted) => accepted,
+            // The queue was empty after all: go back to waiting.
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(error) => {
+                after_accept_error(NAME, &error);
+                continue;
+            }
+        };
+        // ANCHOR: fork
+        // SAFETY: this process runs a single thread (this stage starts none), so
+        // the child's copy of memory holds no lock that another thread was holding
+        // at the moment of the fork, and the child may go on running normal code.
+        match unsafe { fork() } {
+            Ok(ForkResult::Child) => serve_in_child(listener, stream, peer, root, log),
+            Ok(ForkResult::Parent { .. }) => {
+                children += 1;
+                // The child has its own copy of the socket now. Ours must go, or
+                // the connection stays open after the child has closed its copy.
+                drop(stream);
+            }
+            Err(error) => eprintln!("{NAME}: fork failed, dropping {peer}: {error}"),
+        }
+        // ANCHOR_END: fork
+    }
+}
+// ANCHOR_END: accept_loop
+
+// ANCHOR: child
+/// The child's whole life: serve one connection, then end the process. It never
+/// returns, so it can never fall back into the parent's accept loop.
+fn serve_in_child(
+    listener: TcpListener,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    root: &Path,
+    log: &AccessLog,
+) -> ! {
+    // Only the parent accepts. If the parent restarted while this child still
+    // ran, the child's copy would keep the old listening socket alive.
+    drop(listener);
+    signals::become_child();
+    // On Linux an accepted socket does not inherit the listener's non-blocking
+    // mode; other systems differ, so say what we want.
+    let ready = stream.set_nonblocking(false).is_ok()
+        && stream.set_read_timeout(Some(CLIENT_TIMEOUT)).is_ok()
+        && stream.set_write_timeout(Some(CLIENT_TIMEOUT)).is_ok();
+    if ready {
+        serve_connection(&mut stream, peer, root, log);
+    }
+    drop(stream);
+    let _ = io::stdout().flush();
+    // SAFETY: `_exit` ends this process at once. Unlike `process::exit`, it runs
+    // no exit handlers and flushes no buffers: whatever the parent had buffered
+    // when it forked belongs to the parent, and must not be written twice.
+    unsafe { libc::_exit(0) }
+}
+// ANCHOR_END: child
+
+// ANCHOR: reap
+/// Collects every child that has exited, without waiting for the others, and
+/// returns how many there were. Until its parent collects it with `waitpid`, an
+/// exited child stays in the process table as a zombie, holding its process id
+/// and its exit status for the parent to read.
+fn reap_finished_children() -> usize {
+    let mut reaped = 0;
+    loop {
+        // -1: any child. WNOHANG: return at once when none has exited yet.
+        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => return reaped,
+            Ok(WaitStatus::Signaled(child, signal, _)) => {
+                // The exit status is what reaping is for: here, a crash to report.
+                eprintln!("{NAME}: child {child} was killed by {signal}");
+                reaped += 1;
+            }
+            Ok(_) => reaped += 1,
+            Err(Errno::EINTR) => continue,
+            // ECHILD: no children at all.
+            Err(_) => return reaped,
+        }
+    }
+}
+// ANCHOR_END: reap
+
+// ANCHOR: wait_for_children
+/// After a stop request: waits until every child has finished its response.
+/// A second Ctrl-C stops waiting; the children then finish on their own.
+pub fn wait_for_children(children: usize) {
+    eprintln!(
+        "stopping: no new connections, waiting for {children} child process(es) to finish (again to quit now)"
+    );
+    signals::allow_interruptions();
+    loop {
+        match waitpid(Pid::from_raw(-1), None) {
+            Ok(_) => continue,
+            Err(Errno::EINTR) if signals::stop_requests() > 1 => {
+                eprintln!("stopped at once; the children finish their responses on their own");
+                process::exit(130);
+            }
+            Err(Errno::EINTR) => continue,
+            // ECHILD: no child is left.
+            Err(_) => return,
+        }
+    }
+}
+// ANCHOR_END: wait_for_children

@@ -13,6 +13,7 @@ use checker::harness::{ServerProcess, run_expecting_startup_error, startup_error
 
 const SERVER: &str = env!("CARGO_BIN_EXE_stage07-keep-alive");
 const TWO_WRITES_MISTAKE: &str = env!("CARGO_BIN_EXE_mistake-two-writes");
+const NO_LENGTH_MISTAKE: &str = env!("CARGO_BIN_EXE_mistake-no-content-length");
 
 /// A short idle timeout, so the checker's idle-timeout check is quick.
 const IDLE_TIMEOUT_SECS: u64 = 2;
@@ -31,6 +32,16 @@ fn passes_the_stage_7_checks() {
     let report = checker::check_stage(&target, 7).unwrap();
     assert!(report.all_passed(), "{report}");
     assert!(report.outcome_of("pipelining").is_some(), "{report}");
+}
+
+/// Without `Content-Length` a kept-alive client cannot tell where an answer
+/// ends: the checker's keep-alive check, which asks twice on one connection,
+/// fails.
+#[test]
+fn no_content_length_mistake_fails_the_keep_alive_check() {
+    let server = ServerProcess::start(NO_LENGTH_MISTAKE, &[]).unwrap();
+    let report = checker::run(&server.target(), 7, Some("keep-alive"), |_| {}).unwrap();
+    assert_eq!(report.failures(), ["keep-alive"], "{report}");
 }
 
 /// A client may send its request and then close its sending side at once

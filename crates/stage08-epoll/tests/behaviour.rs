@@ -5,6 +5,7 @@
 // A panic in a test is a failed test, which is what an unwrap here should mean.
 #![allow(clippy::unwrap_used)]
 
+use std::io::{Read, Write};
 use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -18,6 +19,8 @@ use checker::process::{cpu_seconds, open_descriptors};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_stage08-epoll");
 const EDGE_ONCE_MISTAKE: &str = env!("CARGO_BIN_EXE_mistake-edge-once");
+const READ_ONCE_MISTAKE: &str = env!("CARGO_BIN_EXE_mistake-read-once");
+const EMFILE_SPIN_MISTAKE: &str = env!("CARGO_BIN_EXE_mistake-emfile-spin");
 
 /// A short idle timeout, so the checker's idle-timeout check is quick.
 const IDLE_TIMEOUT_SECS: u64 = 2;
@@ -111,6 +114,36 @@ fn get(connection: &mut Connection) -> u16 {
     }
 }
 
+/// Starts `program` under `ulimit -n 64` on a copy of the site, and connects 80
+/// clients, more than it has descriptors for.
+fn out_of_descriptors(program: &str, site: &SiteCopy) -> (ServerProcess, Vec<Connection>) {
+    let root = site.path.to_string_lossy().into_owned();
+    let server = ServerProcess::start_raw(Command::new("sh").args([
+        "-c",
+        "ulimit -n 64 && exec \"$0\" \"$@\"",
+        program,
+        "--addr",
+        "127.0.0.1:0",
+        "--root",
+        &root,
+        "--quiet",
+    ]))
+    .unwrap();
+    let clients: Vec<Connection> = (0..80)
+        .map(|_| Connection::open(server.addr).unwrap())
+        .collect();
+    thread::sleep(Duration::from_millis(300));
+    (server, clients)
+}
+
+/// The share of a core the server uses over one second.
+fn cpu_share(server: &ServerProcess) -> f64 {
+    let before = cpu_seconds(server.pid()).unwrap();
+    let started = Instant::now();
+    thread::sleep(Duration::from_secs(1));
+    (cpu_seconds(server.pid()).unwrap() - before) / started.elapsed().as_secs_f64()
+}
+
 /// Under `ulimit -n 64`, 80 clients connect. Once the server has used every
 /// descriptor it may open, `accept` fails with EMFILE while clients wait in the
 /// queue. The server must not spin on that; it must keep answering the
@@ -119,27 +152,8 @@ fn get(connection: &mut Connection) -> u16 {
 #[test]
 fn out_of_descriptors_no_spin_and_recovery() {
     let site = SiteCopy::new().unwrap();
-    let root = site.path.to_string_lossy().into_owned();
-    let mut server = ServerProcess::start_raw(Command::new("sh").args([
-        "-c",
-        "ulimit -n 64 && exec \"$0\" \"$@\"",
-        SERVER,
-        "--addr",
-        "127.0.0.1:0",
-        "--root",
-        &root,
-        "--quiet",
-    ]))
-    .unwrap();
-    let mut clients: Vec<Connection> = (0..80)
-        .map(|_| Connection::open(server.addr).unwrap())
-        .collect();
-    thread::sleep(Duration::from_millis(300));
-
-    let before = cpu_seconds(server.pid()).unwrap();
-    let started = Instant::now();
-    thread::sleep(Duration::from_secs(1));
-    let share = (cpu_seconds(server.pid()).unwrap() - before) / started.elapsed().as_secs_f64();
+    let (mut server, mut clients) = out_of_descriptors(SERVER, &site);
+    let share = cpu_share(&server);
     assert!(
         share < 0.3,
         "{:.0}% of a core while out of descriptors: the loop spins on EMFILE",
@@ -159,6 +173,47 @@ fn out_of_descriptors_no_spin_and_recovery() {
     );
     assert!(server.is_running());
     drop(server); // the server closes first, so the clients' ports are free at once
+}
+
+/// The same, against the variant that goes back to `epoll_wait` after EMFILE:
+/// level-triggered, the queued client is reported again at once, and the loop
+/// burns the core that the test above proves stage 8 leaves alone.
+#[test]
+fn emfile_spin_mistake_burns_a_core() {
+    let site = SiteCopy::new().unwrap();
+    let (server, clients) = out_of_descriptors(EMFILE_SPIN_MISTAKE, &site);
+    let share = cpu_share(&server);
+    assert!(
+        share > 0.5,
+        "only {:.0}% of a core: the mistake did not spin",
+        share * 100.0
+    );
+    drop(server);
+    drop(clients);
+}
+
+/// A head of 3 KiB sent in one piece. Edge-triggered, stage 8 reads until
+/// `WouldBlock` and answers; the read-once variant takes 1 KiB, waits for an
+/// event that never comes, and the client waits with it.
+#[test]
+fn read_once_mistake_stalls_on_a_long_head() {
+    let padding = "a".repeat(3000);
+    let head = format!("GET / HTTP/1.1\r\nHost: test\r\nX-Padding: {padding}\r\n\r\n");
+    // The mistake is edge-triggered always; stage 8 when asked.
+    let servers: [(&str, &[&str], bool); 2] =
+        [(SERVER, &["--edge"], true), (READ_ONCE_MISTAKE, &[], false)];
+    for (program, arguments, answers) in servers {
+        let server = ServerProcess::start(program, arguments).unwrap();
+        let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        // One write: the whole head arrives at once, so there is one event.
+        stream.write_all(head.as_bytes()).unwrap();
+        let mut first = [0; 16];
+        let answered = matches!(stream.read(&mut first), Ok(count) if count > 0);
+        assert_eq!(answered, answers, "{program}");
+    }
 }
 
 /// Holds 10,000 kept-alive connections (each asked one question) and still

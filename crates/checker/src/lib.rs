@@ -8,6 +8,9 @@
 //!
 //! - [`checks`]: every check and the stages it applies to;
 //! - [`client`]: a raw HTTP client that keeps every byte;
+//! - [`response_reader`]: the checker's own strict reading of a response head,
+//!   written from the RFCs and sharing no code with the servers it judges;
+//! - [`http_date`]: writing and reading the IMF-fixdate of `Date` headers;
 //! - [`target`]: the server under test and the files planted under its root;
 //! - [`report`] and [`show`]: how results are told;
 //! - [`harness`]: starting a stage's binary on port 0, for the workspace's tests;
@@ -23,8 +26,10 @@ pub mod client;
 pub mod exercises;
 pub mod graceful_stop;
 pub mod harness;
+pub mod http_date;
 pub mod process;
 pub mod report;
+pub mod response_reader;
 pub mod show;
 pub mod target;
 

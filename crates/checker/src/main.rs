@@ -100,7 +100,7 @@ fn main() -> ExitCode {
 fn parse(arguments: &[String]) -> Result<Option<Options>, String> {
     let mut url = None;
     let mut stage = None;
-    let mut root = common::cli::default_root();
+    let mut root = checker::target::default_root();
     let mut pid = None;
     let mut idle_timeout = Duration::from_secs(5);
     let mut only = None;

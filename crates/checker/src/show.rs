@@ -42,7 +42,7 @@ pub fn escape_bytes(bytes: &[u8], limit: usize) -> String {
 /// What came back, for a failure: the head in full (escaped), then the start of
 /// the body if it is text, or just its size if it is binary.
 pub fn describe_received(bytes: &[u8]) -> String {
-    let Some(head_end) = common::head::find_head_end(bytes) else {
+    let Some(head_end) = crate::response_reader::find_head_end(bytes) else {
         return escape_bytes(bytes, SHOWN_BYTES);
     };
     let (head, body) = bytes.split_at(head_end);

@@ -1,4 +1,4 @@
-//! The checker's strict response reader, each rule shown failing
+//! The checker's strict response reader, and its Date check, each shown failing
 //! against a tiny server that breaks exactly one rule, and passing against the
 //! same server without the flaw (so that a test here can fail at all).
 
@@ -7,7 +7,7 @@
 
 mod canned;
 
-use canned::{PAGE, Request, Root, correct_answer, now};
+use canned::{PAGE, Request, Root, correct_answer, correct_response, now};
 use checker::{Outcome, Target};
 
 /// Runs the one check called `name` as stage `stage` and returns its outcome.
@@ -67,10 +67,17 @@ fn a_correct_server_passes_the_checks_the_broken_ones_fail() {
     let root = Root::new();
     let path = root.path.clone();
     let target = canned::start(&root, move |request| correct_answer(&path, request));
-    for check in ["answers-get", "content-length", "closes-after-response"] {
+    for check in [
+        "answers-get",
+        "content-length",
+        "date-header",
+        "closes-after-response",
+    ] {
         assert_passes(&target, 1, check);
     }
-    assert_passes(&target, 2, "head-method");
+    for check in ["head-method", "date-header"] {
+        assert_passes(&target, 2, check);
+    }
 }
 
 #[test]
@@ -154,4 +161,55 @@ fn no_length_and_no_close_fails() {
         "answers-get",
         "neither Content-Length nor Connection: close",
     );
+}
+
+#[test]
+fn a_response_without_date_fails() {
+    let root = Root::new();
+    let target = page_server(&root, |lines| {
+        lines.retain(|line| !line.starts_with("Date"))
+    });
+    assert_fails_naming(&target, 1, "date-header", "no Date header");
+}
+
+#[test]
+fn a_date_that_is_not_an_imf_fixdate_fails() {
+    let root = Root::new();
+    let target = page_server(&root, |lines| {
+        lines[3] = "Date: Sunday, 06-Nov-94 08:49:37 GMT".into();
+    });
+    assert_fails_naming(&target, 1, "date-header", "not an IMF-fixdate");
+}
+
+#[test]
+fn a_date_far_from_now_fails() {
+    let root = Root::new();
+    let target = page_server(&root, |lines| {
+        lines[3] = "Date: Sun, 06 Nov 1994 08:49:37 GMT".into();
+    });
+    assert_fails_naming(&target, 1, "date-header", "away from the checker's clock");
+}
+
+#[test]
+fn two_dates_fail() {
+    let root = Root::new();
+    let target = page_server(&root, |lines| {
+        let date = lines[3].clone();
+        lines.push(date);
+    });
+    assert_fails_naming(&target, 1, "date-header", "2 Date headers");
+}
+
+#[test]
+fn an_error_page_without_date_fails_from_stage_2() {
+    let root = Root::new();
+    let target = canned::start(&root, |request| {
+        if request.path == "/" {
+            correct_response("text/html", PAGE.as_bytes(), true)
+        } else {
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
+        }
+    });
+    assert_passes(&target, 1, "date-header");
+    assert_fails_naming(&target, 2, "date-header", "no Date header");
 }

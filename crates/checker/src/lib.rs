@@ -14,6 +14,7 @@
 //! - [`target`]: the server under test and the files planted under its root;
 //! - [`report`] and [`show`]: how results are told to a person, [`output`]: as
 //!   JSON or TAP, for programs;
+//! - [`profiles`]: the stages' check sets named by behaviour (`keep-alive`);
 //! - [`harness`]: starting a stage's binary on port 0, for the workspace's tests;
 //! - [`graceful_stop`]: whether a server the tests started stops cleanly on a signal;
 //! - [`process`]: what `/proc` says about the server's process (threads, children,
@@ -30,6 +31,7 @@ pub mod harness;
 pub mod http_date;
 pub mod output;
 pub mod process;
+pub mod profiles;
 pub mod report;
 pub mod response_reader;
 pub mod show;

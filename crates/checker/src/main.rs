@@ -13,6 +13,7 @@ const USAGE: &str = "\
 checker: tells whether a running web server has a stage's behaviour
 
 Usage: cargo run -p checker -- URL --stage N [OPTIONS]
+       cargo run -p checker -- URL --profile NAME [OPTIONS]
    eg: cargo run -p checker -- http://127.0.0.1:7802/ --stage 2
 
 Options:
@@ -22,6 +23,9 @@ Options:
                        the checker plants test files in a subfolder while it runs
   --pid PID            the server's process id, for the checks that look at the
                        process (zombies, threads, idle CPU)
+  --profile NAME       instead of --stage, the behaviour to check, for a server that
+                       is no stage of the course: one-at-a-time (stage 2's checks),
+                       concurrent (stage 3's), keep-alive (7's), event-loop (8's)
   --idle-timeout SECS  the server's idle timeout, for stages 7 and 8 [default: 5]
   --only NAME          run just the check called NAME
   --format FORMAT      text (for a person, the default), json or tap (for programs)
@@ -44,6 +48,8 @@ const CANNOT_CHECK: u8 = 2;
 struct Options {
     target: Target,
     stage: u8,
+    /// The profile named instead of a stage, if one was.
+    profile: Option<&'static str>,
     only: Option<String>,
     format: Format,
     list: bool,
@@ -106,9 +112,9 @@ fn check(options: &Options) -> Result<bool, String> {
     })?;
     match options.format {
         Format::Text => println!(
-            "checking http://{}/ for stage {} (root: {})",
+            "checking http://{}/ for {} (root: {})",
             target.addr,
-            options.stage,
+            what_is_checked(options),
             target.root.display()
         ),
         Format::Tap => println!("{}", output::tap_start(selected.len())),
@@ -136,7 +142,7 @@ fn check(options: &Options) -> Result<bool, String> {
             let checked = Checked {
                 addr: target.addr,
                 stage: options.stage,
-                profile: None,
+                profile: options.profile.map(str::to_string),
             };
             print!("{}", output::json_report(&checked, &report));
         }
@@ -144,9 +150,18 @@ fn check(options: &Options) -> Result<bool, String> {
     Ok(report.all_passed())
 }
 
+/// `stage 7`, or `the keep-alive profile (stage 7's checks)`.
+fn what_is_checked(options: &Options) -> String {
+    match options.profile {
+        Some(profile) => format!("the {profile} profile (stage {}'s checks)", options.stage),
+        None => format!("stage {}", options.stage),
+    }
+}
+
 fn parse(arguments: &[String]) -> Result<Option<Options>, String> {
     let mut url = None;
     let mut stage = None;
+    let mut profile = None;
     let mut root = checker::target::default_root();
     let mut pid = None;
     let mut idle_timeout = Duration::from_secs(5);
@@ -163,6 +178,7 @@ fn parse(arguments: &[String]) -> Result<Option<Options>, String> {
         match argument.as_str() {
             "-h" | "--help" => return Ok(None),
             "--stage" => stage = Some(stage_number(value()?)?),
+            "--profile" => profile = Some(checker::profiles::find(value()?)?),
             "--root" => root = PathBuf::from(value()?),
             "--pid" => pid = Some(process_id(value()?)?),
             "--idle-timeout" => idle_timeout = seconds(value()?, "--idle-timeout")?,
@@ -174,7 +190,12 @@ fn parse(arguments: &[String]) -> Result<Option<Options>, String> {
             text => url = Some(text.to_string()),
         }
     }
-    let stage = stage.ok_or("--stage N is required")?;
+    let stage = match (stage, profile) {
+        (Some(stage), None) => stage,
+        (None, Some(profile)) => profile.stage,
+        (None, None) => return Err("--stage N (or --profile NAME) is required".into()),
+        (Some(_), Some(_)) => return Err("give --stage or --profile, not both".into()),
+    };
     let addr = match url {
         Some(url) => address_of(&url)?,
         None if list => SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -191,6 +212,7 @@ fn parse(arguments: &[String]) -> Result<Option<Options>, String> {
             idle_timeout: Some(idle_timeout),
         },
         stage,
+        profile: profile.map(|profile| profile.name),
         only,
         format,
         list,

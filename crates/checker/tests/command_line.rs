@@ -82,5 +82,8 @@ fn other_mistakes_are_one_line() {
         "cannot resolve",
     );
     assert_refused(&["https://127.0.0.1/", "--stage", "2"], "plain http://");
-    assert_refused(&["http://127.0.0.1:9/"], "--stage N is required");
+    assert_refused(
+        &["http://127.0.0.1:9/"],
+        "--stage N (or --profile NAME) is required",
+    );
 }

@@ -253,9 +253,12 @@ impl Context<'_> {
                 request: request.to_vec(),
                 reply,
             }),
-            Err(error) => Err(Failure::new(error.describe(), "a complete HTTP response")
-                .sent(self.addr(), request)
-                .received(error.received())),
+            Err(error) => Err(Failure::new(
+                error.describe(),
+                "a complete, well-formed HTTP/1.1 response",
+            )
+            .sent(self.addr(), request)
+            .received(error.received())),
         }
     }
 

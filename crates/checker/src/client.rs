@@ -8,8 +8,14 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::response_reader::{BodyFraming, ResponseHead, body_framing, find_head_end, parse_head};
+
 /// How long any single step (connect, a read) may take before the check fails.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long [`exchange`] waits, after a response that has no body, for the
+/// close the server promised, to see that no body comes first.
+const BODILESS_CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 /// The longest response head the client will buffer.
 const HEAD_LIMIT: usize = 64 * 1024;
@@ -92,7 +98,7 @@ impl ClientError {
             ClientError::Closed { .. } => {
                 "the server closed the connection part way through the answer".into()
             }
-            ClientError::Garbled { why, .. } => format!("that is not an HTTP response: {why}"),
+            ClientError::Garbled { why, .. } => format!("not a valid HTTP/1.1 response: {why}"),
         }
     }
 }
@@ -139,7 +145,21 @@ pub fn connect_from(from: IpAddr, addr: SocketAddr) -> Result<TcpStream, ClientE
 pub fn exchange(addr: SocketAddr, request: &[u8], expect_body: bool) -> Result<Reply, ClientError> {
     let mut connection = Connection::open(addr)?;
     connection.send(request);
-    connection.read_reply(expect_body)
+    let reply = connection.read_reply(expect_body)?;
+    let bodiless = !expect_body || matches!(reply.status, 100..=199 | 204 | 304);
+    if bodiless && reply.connection_has("close") {
+        // The server said it will close: whatever comes before the close is a
+        // body this response must not have, even if it came in a later packet.
+        let _ = connection.wait_for_close(BODILESS_CLOSE_WAIT);
+        if !connection.leftover().is_empty() {
+            let why = body_of_bodiless(reply.status, !expect_body, connection.leftover().len());
+            return Err(ClientError::Garbled {
+                received: [reply.raw.as_slice(), connection.leftover()].concat(),
+                why,
+            });
+        }
+    }
+    Ok(reply)
 }
 
 /// A connection with the bytes that arrived but belong to the next response.
@@ -191,31 +211,62 @@ impl Connection {
     }
 
     /// Reads one response, leaving any bytes after it for the next call.
+    /// `expect_body` is false when the request was `HEAD`.
     pub fn read_reply(&mut self, expect_body: bool) -> Result<Reply, ClientError> {
-        let head_end = self.fill_until(stage01_fixed_page::head::find_head_end, HEAD_LIMIT)?;
-        let mut reply =
-            parse_head(&self.buffer[..head_end]).map_err(|why| ClientError::Garbled {
-                received: self.buffer.clone(),
-                why,
-            })?;
-        let body_start = head_end;
-        let body_end = if !expect_body || matches!(reply.status, 100..=199 | 204 | 304) {
-            body_start
-        } else if let Some(length) = reply.content_length() {
-            let wanted = body_start + length as usize;
-            self.fill_until(
-                |buffer| (buffer.len() >= wanted).then_some(wanted),
-                usize::MAX,
-            )?
-        } else {
-            // No length: the body runs until the server closes the connection.
-            reply.body_ended_by_close = true;
-            self.read_until_close()?;
-            self.buffer.len()
+        let head_end = self.fill_until(find_head_end, HEAD_LIMIT)?;
+        let head = parse_head(&self.buffer[..head_end]).map_err(|why| self.garbled(why))?;
+        let framing = body_framing(&head, !expect_body).map_err(|why| self.garbled(why))?;
+        let body_end = match framing {
+            BodyFraming::None => {
+                self.refuse_body_of_bodiless(&head, head_end, expect_body)?;
+                head_end
+            }
+            BodyFraming::Length(length) => {
+                let wanted = head_end.saturating_add(usize::try_from(length).unwrap_or(usize::MAX));
+                self.fill_until(
+                    |buffer| (buffer.len() >= wanted).then_some(wanted),
+                    usize::MAX,
+                )?
+            }
+            BodyFraming::UntilClose => {
+                self.read_until_close()?;
+                self.buffer.len()
+            }
         };
-        reply.body = self.buffer[body_start..body_end].to_vec();
-        reply.raw = self.buffer.drain(..body_end).collect();
-        Ok(reply)
+        let body = self.buffer[head_end..body_end].to_vec();
+        Ok(Reply {
+            raw: self.buffer.drain(..body_end).collect(),
+            version: head.version,
+            status: head.status,
+            headers: head.headers,
+            body,
+            body_ended_by_close: framing == BodyFraming::UntilClose,
+        })
+    }
+
+    /// A response to HEAD, a 1xx, a 204 or a 304 ends with its head. Bytes that
+    /// follow it and are not the start of the next response are a body it must
+    /// not have. (Bytes that arrive later are caught by [`exchange`], or by the
+    /// next read on a kept-alive connection, which finds no status line.)
+    fn refuse_body_of_bodiless(
+        &self,
+        head: &ResponseHead,
+        head_end: usize,
+        expect_body: bool,
+    ) -> Result<(), ClientError> {
+        let after = &self.buffer[head_end..];
+        let next_response_starts = after.iter().zip(b"HTTP/").all(|(got, want)| got == want);
+        if after.is_empty() || next_response_starts {
+            return Ok(());
+        }
+        Err(self.garbled(body_of_bodiless(head.status, !expect_body, after.len())))
+    }
+
+    fn garbled(&self, why: String) -> ClientError {
+        ClientError::Garbled {
+            received: self.buffer.clone(),
+            why,
+        }
     }
 
     /// Waits up to `timeout` for the server to close the connection. `Ok` when it
@@ -308,62 +359,14 @@ pub fn is_timeout(error: &io::Error) -> bool {
     )
 }
 
-/// Parses a status line and headers, strictly enough to catch a broken server.
-fn parse_head(head: &[u8]) -> Result<Reply, String> {
-    let text = String::from_utf8_lossy(head);
-    let mut lines = text
-        .split('\n')
-        .map(|line| line.strip_suffix('\r').unwrap_or(line));
-    let status_line = lines.next().unwrap_or_default();
-    let mut parts = status_line.splitn(3, ' ');
-    let version = parts.next().unwrap_or_default();
-    let code = parts.next().unwrap_or_default();
-    if !version.starts_with("HTTP/1.") {
-        return Err(format!(
-            "the status line {status_line:?} does not start with HTTP/1.x"
-        ));
-    }
-    let status = match code.parse::<u16>() {
-        Ok(status) if code.len() == 3 && (100..=599).contains(&status) => status,
-        _ => {
-            return Err(format!(
-                "the status line {status_line:?} has no three-digit status"
-            ));
-        }
-    };
-    let mut headers = Vec::new();
-    for line in lines.take_while(|line| !line.is_empty()) {
-        let (name, value) = line
-            .split_once(':')
-            .ok_or_else(|| format!("the header line {line:?} has no colon"))?;
-        headers.push((name.to_string(), value.trim().to_string()));
-    }
-    Ok(Reply {
-        version: version.to_string(),
-        status,
-        headers,
-        ..Reply::default()
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_a_status_line_and_headers() {
-        let reply =
-            parse_head(b"HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\nConnection: close\r\n\r\n")
-                .unwrap();
-        assert_eq!(reply.status, 404);
-        assert_eq!(reply.content_length(), Some(3));
-        assert!(reply.connection_has("close"));
-    }
-
-    #[test]
-    fn refuses_what_is_not_http() {
-        assert!(parse_head(b"hello\r\n\r\n").is_err());
-        assert!(parse_head(b"HTTP/1.1 20 OK\r\n\r\n").is_err());
-        assert!(parse_head(b"HTTP/1.1 200 OK\r\nno colon\r\n\r\n").is_err());
+/// The problem with a body after a response that has none.
+fn body_of_bodiless(status: u16, request_was_head: bool, bytes: usize) -> String {
+    if request_was_head {
+        format!(
+            "{bytes} bytes of body came after the head of a response to HEAD, which never \
+             has a body (RFC 9110 §9.3.2)"
+        )
+    } else {
+        format!("{bytes} bytes of body came after the head of a {status}, which never has a body")
     }
 }

@@ -42,7 +42,7 @@ pub fn in_flight_answer_survives(server: &mut ServerProcess, signal: &str) -> Re
     }
 
     read_at_least(&mut connection.stream, &mut received, usize::MAX)?;
-    let head_end = stage01_fixed_page::head::find_head_end(&received).ok_or("no response head")?;
+    let head_end = crate::response_reader::find_head_end(&received).ok_or("no response head")?;
     if received[head_end..] != fixtures.bytes_of("large.bin")[..] {
         return Err(format!(
             "after SIG{signal}, the download ended with {} of {LARGE_FILE_SIZE} body bytes",

@@ -32,7 +32,7 @@ impl SiteCopy {
         let path =
             std::env::temp_dir().join(format!("course-site-{}-{number}", std::process::id()));
         let _ = fs::remove_dir_all(&path);
-        copy_folder(&common::cli::default_root(), &path)?;
+        copy_folder(&crate::target::default_root(), &path)?;
         Ok(SiteCopy {
             path: path.canonicalize()?,
         })

@@ -8,8 +8,13 @@
 //!
 //! - [`checks`]: every check and the stages it applies to;
 //! - [`client`]: a raw HTTP client that keeps every byte;
+//! - [`response_reader`]: the checker's own strict reading of a response head,
+//!   written from the RFCs and sharing no code with the servers it judges;
+//! - [`http_date`]: writing and reading the IMF-fixdate of `Date` headers;
 //! - [`target`]: the server under test and the files planted under its root;
-//! - [`report`] and [`show`]: how results are told;
+//! - [`report`] and [`show`]: how results are told to a person, [`output`]: as
+//!   JSON or TAP, for programs;
+//! - [`profiles`]: the stages' check sets named by behaviour (`keep-alive`);
 //! - [`harness`]: starting a stage's binary on port 0, for the workspace's tests;
 //! - [`graceful_stop`]: whether a server the tests started stops cleanly on a signal;
 //! - [`process`]: what `/proc` says about the server's process (threads, children,
@@ -23,8 +28,12 @@ pub mod client;
 pub mod exercises;
 pub mod graceful_stop;
 pub mod harness;
+pub mod http_date;
+pub mod output;
 pub mod process;
+pub mod profiles;
 pub mod report;
+pub mod response_reader;
 pub mod show;
 pub mod target;
 
@@ -44,6 +53,15 @@ pub fn checks_for_stage(stage: u8) -> Vec<checks::Check> {
         .collect()
 }
 
+/// The checks of `stage`, or only the one named `only` (which may also be an
+/// exercise's check; none when no check has that name).
+pub fn select(stage: u8, only: Option<&str>) -> Vec<checks::Check> {
+    match only {
+        Some(name) => checks::find(name).into_iter().collect(),
+        None => checks_for_stage(stage),
+    }
+}
+
 /// Runs every check that applies to `stage` (or only the one named `only`, which
 /// may also be an exercise's check), calling `on_result` as each finishes.
 pub fn run(
@@ -52,11 +70,7 @@ pub fn run(
     only: Option<&str>,
     on_result: impl FnMut(&CheckResult),
 ) -> io::Result<Report> {
-    let selected: Vec<checks::Check> = match only {
-        Some(name) => checks::find(name).into_iter().collect(),
-        None => checks_for_stage(stage),
-    };
-    run_checks(target, stage, &selected, on_result)
+    run_checks(target, stage, &select(stage, only), on_result)
 }
 
 /// Runs the given checks against `target`, with the checker's files planted

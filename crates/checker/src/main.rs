@@ -1,10 +1,11 @@
 //! `checker URL --stage N`: checks a running server against a stage's behaviour.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use checker::output::{self, Checked, Format};
 use checker::target::address_of;
 use checker::{LAST_STAGE, Target};
 
@@ -12,6 +13,7 @@ const USAGE: &str = "\
 checker: tells whether a running web server has a stage's behaviour
 
 Usage: cargo run -p checker -- URL --stage N [OPTIONS]
+       cargo run -p checker -- URL --profile NAME [OPTIONS]
    eg: cargo run -p checker -- http://127.0.0.1:7802/ --stage 2
 
 Options:
@@ -21,20 +23,35 @@ Options:
                        the checker plants test files in a subfolder while it runs
   --pid PID            the server's process id, for the checks that look at the
                        process (zombies, threads, idle CPU)
+  --profile NAME       instead of --stage, the behaviour to check, for a server that
+                       is no stage of the course: one-at-a-time (stage 2's checks),
+                       concurrent (stage 3's), keep-alive (7's), event-loop (8's)
   --idle-timeout SECS  the server's idle timeout, for stages 7 and 8 [default: 5]
   --only NAME          run just the check called NAME
+  --format FORMAT      text (for a person, the default), json or tap (for programs)
   --keep-files         leave the planted files in place afterwards, so the commands
                        that failures show can be replayed (remove ROOT/checker-* later)
   --list               list the checks of the stage and exit
   --help               print this help
 
-Exit status: 0 when no check failed, 1 when one did, 2 for a usage error.
+Exit status: 0 when every check passed (or was skipped), 1 when one failed,
+2 when the server could not be checked (a bad option, or nothing listening).
 ";
+
+/// The longest idle timeout `--idle-timeout` accepts: the idle-timeout check
+/// waits that long, and an hour is already more than anyone will sit through.
+const LONGEST_IDLE_TIMEOUT: f64 = 3600.0;
+
+/// Exit status 2: the target could not be checked at all.
+const CANNOT_CHECK: u8 = 2;
 
 struct Options {
     target: Target,
     stage: u8,
+    /// The profile named instead of a stage, if one was.
+    profile: Option<&'static str>,
     only: Option<String>,
+    format: Format,
     list: bool,
 }
 
@@ -48,62 +65,108 @@ fn main() -> ExitCode {
         }
         Err(message) => {
             eprintln!("checker: {message} (try --help)");
-            return ExitCode::from(2);
+            return ExitCode::from(CANNOT_CHECK);
         }
     };
     if options.list {
-        for check in checker::checks::all() {
-            if check.stages.contains(&options.stage) {
-                println!(
-                    "{:36} stage {}  {}",
-                    check.name,
-                    check.stages.start(),
-                    check.behaviour
-                );
-            }
-        }
+        list(options.stage);
         return ExitCode::SUCCESS;
     }
-    println!(
-        "checking http://{}/ for stage {} (root: {})",
-        options.target.addr,
-        options.stage,
-        options.target.root.display()
-    );
-    let report = checker::run(
-        &options.target,
-        options.stage,
-        options.only.as_deref(),
-        |result| {
-            println!("{result}");
-        },
-    );
-    match report {
-        Ok(report) => {
-            println!("{}", report.summary());
-            if report.all_passed() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
+    match check(&options) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(message) => {
+            eprintln!("checker: {message}");
+            ExitCode::from(CANNOT_CHECK)
         }
-        Err(error) => {
-            eprintln!(
-                "checker: cannot plant test files under {}: {error}",
-                options.target.root.display()
-            );
-            ExitCode::from(2)
+    }
+}
+
+fn list(stage: u8) {
+    for check in checker::checks_for_stage(stage) {
+        println!(
+            "{:36} stage {}  {}",
+            check.name,
+            check.stages.start(),
+            check.behaviour
+        );
+    }
+}
+
+/// Runs the checks and writes the report in the chosen format. `Ok(true)` when
+/// none failed; `Err` when the server could not be checked at all.
+fn check(options: &Options) -> Result<bool, String> {
+    let target = &options.target;
+    let selected = checker::select(options.stage, options.only.as_deref());
+    if selected.is_empty() {
+        let name = options.only.as_deref().unwrap_or_default();
+        return Err(format!("no check is called '{name}' (see --list)"));
+    }
+    // Nothing listening is not a failed check but a server that is not there:
+    // say so once, rather than failing every check with the same message.
+    TcpStream::connect_timeout(&target.addr, checker::client::STEP_TIMEOUT).map_err(|error| {
+        format!(
+            "cannot connect to {}: {error} (is the server running?)",
+            target.addr
+        )
+    })?;
+    match options.format {
+        Format::Text => println!(
+            "checking http://{}/ for {} (root: {})",
+            target.addr,
+            what_is_checked(options),
+            target.root.display()
+        ),
+        Format::Tap => println!("{}", output::tap_start(selected.len())),
+        Format::Json => {}
+    }
+    let mut number = 0;
+    let report = checker::run_checks(target, options.stage, &selected, |result| {
+        number += 1;
+        match options.format {
+            Format::Text => println!("{result}"),
+            Format::Tap => println!("{}", output::tap_test_point(number, result)),
+            Format::Json => {}
         }
+    })
+    .map_err(|error| {
+        format!(
+            "cannot plant test files under {}: {error}",
+            target.root.display()
+        )
+    })?;
+    match options.format {
+        Format::Text => println!("{}", report.summary()),
+        Format::Tap => println!("{}", output::tap_end(&report)),
+        Format::Json => {
+            let checked = Checked {
+                addr: target.addr,
+                stage: options.stage,
+                profile: options.profile.map(str::to_string),
+            };
+            print!("{}", output::json_report(&checked, &report));
+        }
+    }
+    Ok(report.all_passed())
+}
+
+/// `stage 7`, or `the keep-alive profile (stage 7's checks)`.
+fn what_is_checked(options: &Options) -> String {
+    match options.profile {
+        Some(profile) => format!("the {profile} profile (stage {}'s checks)", options.stage),
+        None => format!("stage {}", options.stage),
     }
 }
 
 fn parse(arguments: &[String]) -> Result<Option<Options>, String> {
     let mut url = None;
     let mut stage = None;
-    let mut root = common::cli::default_root();
+    let mut profile = None;
+    let mut root = checker::target::default_root();
     let mut pid = None;
     let mut idle_timeout = Duration::from_secs(5);
     let mut only = None;
+    let mut format = Format::Text;
     let mut list = false;
     let mut remaining = arguments.iter();
     while let Some(argument) = remaining.next() {
@@ -114,23 +177,25 @@ fn parse(arguments: &[String]) -> Result<Option<Options>, String> {
         };
         match argument.as_str() {
             "-h" | "--help" => return Ok(None),
-            "--stage" => stage = Some(number(value()?, "--stage")?),
+            "--stage" => stage = Some(stage_number(value()?)?),
+            "--profile" => profile = Some(checker::profiles::find(value()?)?),
             "--root" => root = PathBuf::from(value()?),
-            "--pid" => pid = Some(number(value()?, "--pid")?),
-            "--idle-timeout" => {
-                idle_timeout = Duration::from_secs_f64(number(value()?, "--idle-timeout")?)
-            }
+            "--pid" => pid = Some(process_id(value()?)?),
+            "--idle-timeout" => idle_timeout = seconds(value()?, "--idle-timeout")?,
             "--only" => only = Some(value()?.clone()),
+            "--format" => format = Format::from_name(value()?)?,
             "--list" => list = true,
             "--keep-files" => checker::target::keep_planted_files(),
             text if text.starts_with("--") => return Err(format!("unknown option '{text}'")),
             text => url = Some(text.to_string()),
         }
     }
-    let stage: u8 = stage.ok_or("--stage N is required")?;
-    if !(1..=LAST_STAGE).contains(&stage) {
-        return Err(format!("--stage must be 1 to {LAST_STAGE}"));
-    }
+    let stage = match (stage, profile) {
+        (Some(stage), None) => stage,
+        (None, Some(profile)) => profile.stage,
+        (None, None) => return Err("--stage N (or --profile NAME) is required".into()),
+        (Some(_), Some(_)) => return Err("give --stage or --profile, not both".into()),
+    };
     let addr = match url {
         Some(url) => address_of(&url)?,
         None if list => SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -147,12 +212,46 @@ fn parse(arguments: &[String]) -> Result<Option<Options>, String> {
             idle_timeout: Some(idle_timeout),
         },
         stage,
+        profile: profile.map(|profile| profile.name),
         only,
+        format,
         list,
     }))
 }
 
-fn number<T: std::str::FromStr>(text: &str, flag: &str) -> Result<T, String> {
-    text.parse()
-        .map_err(|_| format!("{flag} wants a number, not '{text}'"))
+fn stage_number(text: &str) -> Result<u8, String> {
+    match text.parse() {
+        Ok(stage) if (1..=LAST_STAGE).contains(&stage) => Ok(stage),
+        _ => Err(format!(
+            "--stage is a stage from 1 to {LAST_STAGE}, not '{text}'"
+        )),
+    }
+}
+
+/// A process id that names a process this machine has now.
+fn process_id(text: &str) -> Result<u32, String> {
+    let pid: u32 = match text.parse() {
+        Ok(pid) if pid > 0 => pid,
+        _ => return Err(format!("--pid wants a process id, not '{text}'")),
+    };
+    if !Path::new("/proc").join(pid.to_string()).exists() {
+        return Err(format!("--pid {pid}: no such process"));
+    }
+    Ok(pid)
+}
+
+/// A number of seconds, such as `5` or `0.5`. `Duration::from_secs_f64` would
+/// panic on a negative, NaN, infinite or huge value, so each is refused here
+/// with a line that says what is wanted.
+fn seconds(text: &str, flag: &str) -> Result<Duration, String> {
+    let wanted = || {
+        format!(
+            "{flag} wants a number of seconds above 0 and at most {LONGEST_IDLE_TIMEOUT}, not '{text}'"
+        )
+    };
+    let value: f64 = text.parse().map_err(|_| wanted())?;
+    if !(value > 0.0 && value <= LONGEST_IDLE_TIMEOUT) {
+        return Err(wanted());
+    }
+    Duration::try_from_secs_f64(value).map_err(|_| wanted())
 }

@@ -39,10 +39,21 @@ pub fn escape_bytes(bytes: &[u8], limit: usize) -> String {
     text
 }
 
+/// Bytes escaped as [`escape_bytes`] does, without the quotes or the note of
+/// what was cut: for records whose other fields say how long the bytes were.
+pub fn escape_bytes_unquoted(bytes: &[u8], limit: usize) -> String {
+    let shown = &bytes[..bytes.len().min(limit)];
+    if shown.is_empty() {
+        return String::new();
+    }
+    let quoted = escape_bytes(shown, limit);
+    quoted[1..quoted.len() - 1].to_string()
+}
+
 /// What came back, for a failure: the head in full (escaped), then the start of
 /// the body if it is text, or just its size if it is binary.
 pub fn describe_received(bytes: &[u8]) -> String {
-    let Some(head_end) = stage01_fixed_page::head::find_head_end(bytes) else {
+    let Some(head_end) = crate::response_reader::find_head_end(bytes) else {
         return escape_bytes(bytes, SHOWN_BYTES);
     };
     let (head, body) = bytes.split_at(head_end);

@@ -29,6 +29,15 @@ pub struct Target {
     pub idle_timeout: Option<Duration>,
 }
 
+/// The workspace's `html/` folder, the site every stage serves by default.
+///
+/// Cargo tells the compiler where this crate's manifest lives, so the path is
+/// fixed when the checker is built and holds from any working directory.
+pub fn default_root() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../html");
+    root.canonicalize().unwrap_or(root)
+}
+
 /// `http://127.0.0.1:7802/` (or `localhost:7802`) as a socket address.
 pub fn address_of(url: &str) -> Result<SocketAddr, String> {
     let rest = url.strip_prefix("http://").unwrap_or(url);
@@ -162,6 +171,13 @@ pub fn large_file_bytes() -> Vec<u8> {
     bytes
 }
 
+/// Stages 1 to 6 close the connection after each response, so there a body may
+/// run until the close; stages 7 and 8 keep connections open and must always say
+/// where a body ends.
+pub fn closes_after_each_response(stage: u8) -> bool {
+    stage <= 6
+}
+
 /// What a check works with: the target, the planted files, and request helpers.
 pub struct Context<'a> {
     pub target: &'a Target,
@@ -223,14 +239,26 @@ impl Context<'_> {
 
     fn send_expecting_body(&self, request: &[u8], expect_body: bool) -> Result<Exchange, Failure> {
         match client::exchange(self.addr(), request, expect_body) {
+            Ok(reply) if reply.body_ended_by_close && !closes_after_each_response(self.stage) => {
+                Err(Failure::new(
+                    "the response has no Content-Length: its body ran until the server closed",
+                    "Content-Length on every response: a keep-alive stage's clients find the \
+                     end of a body by its length, not by a close",
+                )
+                .sent(self.addr(), request)
+                .received(&reply.raw))
+            }
             Ok(reply) => Ok(Exchange {
                 addr: self.addr(),
                 request: request.to_vec(),
                 reply,
             }),
-            Err(error) => Err(Failure::new(error.describe(), "a complete HTTP response")
-                .sent(self.addr(), request)
-                .received(error.received())),
+            Err(error) => Err(Failure::new(
+                error.describe(),
+                "a complete, well-formed HTTP/1.1 response",
+            )
+            .sent(self.addr(), request)
+            .received(error.received())),
         }
     }
 

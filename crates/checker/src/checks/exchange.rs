@@ -1,11 +1,16 @@
 //! Stage 1: the shape of one HTTP exchange.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use super::{Check, expect_content_length, expect_content_type, expect_status};
 use crate::client::{self, Connection};
+use crate::http_date::{format_http_date, parse_http_date};
 use crate::report::Failure;
-use crate::target::Context;
+use crate::target::{Context, Exchange};
+
+/// How far a server's `Date` may be from the checker's clock. A server on the
+/// same machine agrees to the second; one elsewhere may drift a little.
+const DATE_TOLERANCE: Duration = Duration::from_secs(5 * 60);
 
 pub fn checks() -> Vec<Check> {
     vec![
@@ -29,6 +34,13 @@ pub fn checks() -> Vec<Check> {
             behaviour: "the page comes with Content-Type: text/html",
             needs_pid: false,
             run: content_type,
+        },
+        Check {
+            name: "date-header",
+            stages: 1..=8,
+            behaviour: "every response carries one Date: the current time as an IMF-fixdate",
+            needs_pid: false,
+            run: date_header,
         },
         Check {
             name: "closes-after-response",
@@ -83,6 +95,56 @@ fn content_length(context: &Context) -> Result<(), Failure> {
 
 fn content_type(context: &Context) -> Result<(), Failure> {
     expect_content_type(&context.get("/")?, "text/html")
+}
+
+fn date_header(context: &Context) -> Result<(), Failure> {
+    expect_current_date(&context.get("/")?)?;
+    if context.stage >= 2 {
+        // An error page is a response too.
+        let missing = context.fixtures.url_of("no-such-file.html");
+        expect_current_date(&context.get(&missing)?)?;
+    }
+    Ok(())
+}
+
+/// Fails unless the reply has exactly one `Date`, a valid IMF-fixdate within
+/// [`DATE_TOLERANCE`] of now (RFC 9110 §6.6.1: an origin server with a clock
+/// must send it).
+pub fn expect_current_date(exchange: &Exchange) -> Result<(), Failure> {
+    let now = SystemTime::now();
+    let expected = format!(
+        "one Date header with the current time, such as Date: {} (RFC 9110 §6.6.1)",
+        format_http_date(now)
+    );
+    let dates: Vec<&str> = exchange
+        .reply
+        .headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("date"))
+        .map(|(_, value)| value.as_str())
+        .collect();
+    let date = match dates.as_slice() {
+        [] => return Err(exchange.fail("there is no Date header", expected)),
+        [date] => *date,
+        _ => {
+            let problem = format!("there are {} Date headers: {dates:?}", dates.len());
+            return Err(exchange.fail(problem, expected));
+        }
+    };
+    let sent_at = parse_http_date(date)
+        .map_err(|why| exchange.fail(format!("the Date header is wrong: {why}"), &expected))?;
+    let apart = sent_at
+        .duration_since(now)
+        .or_else(|_| now.duration_since(sent_at))
+        .unwrap_or_default();
+    if apart > DATE_TOLERANCE {
+        let problem = format!(
+            "Date: {date} is {} minutes away from the checker's clock",
+            apart.as_secs() / 60
+        );
+        return Err(exchange.fail(problem, expected));
+    }
+    Ok(())
 }
 
 fn closes_after_response(context: &Context) -> Result<(), Failure> {

@@ -139,7 +139,14 @@ fn head_method(context: &Context) -> Result<(), Failure> {
     let mut connection =
         Connection::open(context.addr()).map_err(|error| head.fail(error.describe(), ""))?;
     connection.send(&head.request);
-    let _ = connection.read_reply(false);
+    // The reader itself refuses a body that arrives with the head.
+    if let Err(error) = connection.read_reply(false) {
+        return Err(
+            Failure::new(error.describe(), "no body at all after the head")
+                .sent(context.addr(), &head.request)
+                .received(error.received()),
+        );
+    }
     match connection.wait_for_close(Duration::from_secs(3)) {
         Ok(()) if connection.leftover().is_empty() => Ok(()),
         Ok(()) | Err(_) => Err(Failure::new(
@@ -233,7 +240,7 @@ fn large_file_slow_reader(context: &Context) -> Result<(), Failure> {
             return Err(failure("60 s passed before the transfer ended".into()));
         }
     }
-    let Some(head_end) = stage01_fixed_page::head::find_head_end(&received) else {
+    let Some(head_end) = crate::response_reader::find_head_end(&received) else {
         return Err(failure("no complete response head arrived".into()).received(&received));
     };
     let body = &received[head_end..];

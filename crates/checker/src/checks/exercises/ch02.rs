@@ -143,7 +143,7 @@ fn modified_date(context: &Context, name: &str) -> Result<(SystemTime, String), 
     let modified = fs::metadata(context.fixtures.dir.join(name))
         .and_then(|metadata| metadata.modified())
         .map_err(|error| Failure::new(format!("cannot read {name}'s time: {error}"), ""))?;
-    Ok((modified, stage01_fixed_page::date::http_date(modified)))
+    Ok((modified, crate::http_date::format_http_date(modified)))
 }
 
 fn last_modified(context: &Context) -> Result<(), Failure> {
@@ -166,7 +166,7 @@ fn last_modified(context: &Context) -> Result<(), Failure> {
 fn if_modified_since(context: &Context) -> Result<(), Failure> {
     let path = context.fixtures.url_of("page.html");
     let (modified, date) = modified_date(context, "page.html")?;
-    let earlier = stage01_fixed_page::date::http_date(modified - Duration::from_secs(86_400));
+    let earlier = crate::http_date::format_http_date(modified - Duration::from_secs(86_400));
     // Not modified since the file's own time: 304, and not a byte of body.
     let request = context.request_with("GET", &path, &[("If-Modified-Since", &date)]);
     let mut connection =

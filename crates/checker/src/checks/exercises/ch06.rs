@@ -326,7 +326,7 @@ fn slow_download(context: &Context) -> Result<(), Failure> {
             return Err(failure("30 s passed before the transfer ended".into()));
         }
     }
-    let body = stage01_fixed_page::head::find_head_end(&received).map(|end| &received[end..]);
+    let body = crate::response_reader::find_head_end(&received).map(|end| &received[end..]);
     if body != Some(&context.fixtures.bytes_of("large.bin")[..]) {
         return Err(failure(format!(
             "the connection closed after {} bytes, {:.1} s into the download",

@@ -198,7 +198,9 @@ fn with_root_folder<T>(root: &Path, open_in: impl FnOnce(BorrowedFd) -> T) -> io
 /// (`//`) and `.` are skipped; anything that could climb or confuse is refused.
 fn relative_path(decoded: &[u8]) -> Result<PathBuf, ResolveError> {
     if decoded.contains(&0) {
-        // The C library would end the path at the NUL: `a.html%00.png` is `a.html`.
+        // C would end the path at the NUL (`a.html%00.png` is `a.html` there). Rust
+        // cannot pass it on at all: `CString` and nix refuse it with EINVAL, which
+        // would become a 500. The client sent a bad path: say so, with a 400.
         return Err(ResolveError::BadPath("the path holds a NUL byte"));
     }
     if decoded.contains(&b'\\') {

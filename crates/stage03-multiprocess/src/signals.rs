@@ -1,6 +1,7 @@
 //! The signals stage 3 handles, and waiting for "a connection or a signal".
 //!
-//! Three signals matter. SIGCHLD says a child has exited and can be reaped.
+//! Three signals matter. SIGCHLD says that at least one child has exited and can
+//! be reaped (signals do not queue: children that end together may send one).
 //! SIGINT (Ctrl-C) and SIGTERM (`kill PID`) ask the server to stop. Stage 4 and
 //! later wait for signals in a thread of their own (`common::shutdown`), but a
 //! process that forks must stay single-threaded, so here they get handlers.

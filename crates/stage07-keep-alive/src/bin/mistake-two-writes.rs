@@ -5,10 +5,11 @@
 //! The head leaves at once as a small TCP segment. The body is small too, and
 //! Nagle's algorithm holds a small segment back while an earlier one is still
 //! unacknowledged, hoping to send one larger segment instead. But the client
-//! acknowledges late on purpose ("delayed ACK"): it waits up to 40 ms for data
-//! of its own to carry the ACK, and it has none, because it is waiting for the
-//! body. Each side waits for the other until the client's timer fires: about
-//! 40 ms on every answer of a kept-alive connection.
+//! acknowledges late on purpose ("delayed ACK"): on Linux it waits 40 ms to
+//! 200 ms (the kernel's shortest and longest delayed-ACK timers) for data of its
+//! own to carry the ACK, and it has none, because it is waiting for the body.
+//! Each side waits for the other until the client's timer fires: about 40 ms,
+//! the shortest, on every answer of a kept-alive connection.
 //!
 //! To keep anything else out of the picture, this is a small blocking server that
 //! serves one connection at a time. `--nodelay` sets `TCP_NODELAY`, which turns

@@ -155,6 +155,57 @@ fn startup_errors_are_one_clear_line() {
     }
 }
 
+/// A thread per connection, with nothing to bound them, under a limit on the
+/// address space (`ulimit -v`, which binds root too, unlike `ulimit -u`): each
+/// thread reserves its stack, so after some hundred silent clients `spawn`
+/// fails, and a newcomer is turned away with its connection closed unanswered.
+/// The same server with a handful of silent clients answers the newcomer, so it
+/// is the crowd, not the limit alone, that breaks it.
+#[test]
+fn unbounded_threads_run_out_under_a_memory_limit() {
+    for (silent_clients, newcomer_answered) in [(10, true), (400, false)] {
+        let server = ServerProcess::start_raw(std::process::Command::new("sh").args([
+            "-c",
+            "ulimit -v 600000 && exec \"$0\" \"$@\" 2>/dev/null",
+            SERVER,
+            "--addr",
+            "127.0.0.1:0",
+            "--quiet",
+            "--read-timeout",
+            "30",
+        ]))
+        .unwrap();
+        let silent: Vec<TcpStream> = (0..silent_clients)
+            .map(|_| TcpStream::connect(server.addr).unwrap())
+            .collect();
+        thread::sleep(Duration::from_millis(500));
+        let answer = get_or_nothing(&server);
+        assert_eq!(
+            answer.starts_with(b"HTTP/1.1 200 OK"),
+            newcomer_answered,
+            "with {silent_clients} silent clients: {:?}",
+            String::from_utf8_lossy(&answer)
+        );
+        drop(server);
+        drop(silent);
+    }
+}
+
+/// Like [`get`], but a reset or an early close gives what arrived, maybe nothing.
+fn get_or_nothing(server: &ServerProcess) -> Vec<u8> {
+    let mut response = Vec::new();
+    if let Ok(mut stream) = TcpStream::connect(server.addr) {
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        if stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+            .is_ok()
+        {
+            let _ = stream.read_to_end(&mut response);
+        }
+    }
+    response
+}
+
 /// One request on its own connection, read to the end (the server closes).
 fn get(server: &ServerProcess) -> Vec<u8> {
     let mut stream = TcpStream::connect(server.addr).unwrap();

@@ -136,6 +136,7 @@ impl ServerProcess {
             root: self.root.clone(),
             pid: Some(self.pid()),
             idle_timeout: None,
+            head_timeout: None,
         }
     }
 

@@ -22,6 +22,8 @@ Options:
   --pid PID            the server's process id, for the checks that look at the
                        process (zombies, threads, idle CPU)
   --idle-timeout SECS  the server's idle timeout, for stages 7 and 8 [default: 5]
+  --head-timeout SECS  the server's deadline for a request head, for stages 7 and 8
+                       [default: 10]
   --only NAME          run just the check called NAME
   --keep-files         leave the planted files in place afterwards, so the commands
                        that failures show can be replayed (remove ROOT/checker-* later)
@@ -103,6 +105,7 @@ fn parse(arguments: &[String]) -> Result<Option<Options>, String> {
     let mut root = common::cli::default_root();
     let mut pid = None;
     let mut idle_timeout = Duration::from_secs(5);
+    let mut head_timeout = Duration::from_secs(10);
     let mut only = None;
     let mut list = false;
     let mut remaining = arguments.iter();
@@ -118,8 +121,9 @@ fn parse(arguments: &[String]) -> Result<Option<Options>, String> {
             "--root" => root = PathBuf::from(value()?),
             "--pid" => pid = Some(number(value()?, "--pid")?),
             "--idle-timeout" => {
-                idle_timeout = Duration::from_secs_f64(number(value()?, "--idle-timeout")?)
+                idle_timeout = seconds(value()?, "--idle-timeout")?;
             }
+            "--head-timeout" => head_timeout = seconds(value()?, "--head-timeout")?,
             "--only" => only = Some(value()?.clone()),
             "--list" => list = true,
             "--keep-files" => checker::target::keep_planted_files(),
@@ -145,11 +149,18 @@ fn parse(arguments: &[String]) -> Result<Option<Options>, String> {
             root,
             pid,
             idle_timeout: Some(idle_timeout),
+            head_timeout: Some(head_timeout),
         },
         stage,
         only,
         list,
     }))
+}
+
+/// A number of seconds that a `Duration` can hold: never a panic on `-1` or `NaN`.
+fn seconds(text: &str, flag: &str) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(number(text, flag)?)
+        .map_err(|_| format!("{flag} wants a number of seconds, not '{text}'"))
 }
 
 fn number<T: std::str::FromStr>(text: &str, flag: &str) -> Result<T, String> {

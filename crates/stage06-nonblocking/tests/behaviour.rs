@@ -92,6 +92,7 @@ fn keep_alive_checks_fail_here() {
     let server = ServerProcess::start(SERVER, &[]).unwrap();
     let mut target = server.target();
     target.idle_timeout = Some(Duration::from_secs(2));
+    target.head_timeout = Some(Duration::from_secs(1));
     let report = checker::check_stage(&target, 7).unwrap();
     for check in [
         "keep-alive",

@@ -78,7 +78,10 @@ pub fn serve_by_polling(listener: TcpListener, settings: &Settings, stop: &StopF
             // Returning false drops the connection, and dropping closes its socket.
             waiting != Waiting::Closed && !idle_too_long(connection, now, settings)
         });
+        // As in stage 6: the round's log lines, without waiting for stdout.
+        settings.log.write_pending();
         if listener.is_none() && connections.is_empty() {
+            settings.log.finish();
             return;
         }
         if !progressed && !settings.poll_sleep.is_zero() {

@@ -50,7 +50,8 @@ fn main() {
     }
     let settings = Settings {
         root: arguments.server.root.clone(),
-        log: AccessLog::new(arguments.server.quiet),
+        // Queued and written without waiting: a stdout nobody reads must not stop the loop.
+        log: AccessLog::non_blocking(arguments.server.quiet),
         idle_timeout: Duration::from_secs(idle_timeout),
         head_timeout,
         poll_sleep: Duration::from_millis(arguments.value("--poll-sleep-ms").unwrap_or(0)),

@@ -9,7 +9,10 @@ use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
 use checker::graceful_stop::in_flight_answer_survives;
-use checker::harness::{ServerProcess, run_expecting_startup_error, startup_errors_are_one_line};
+use checker::harness::{
+    ServerProcess, answers_requests_within, run_expecting_startup_error,
+    startup_errors_are_one_line,
+};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_stage07-keep-alive");
 const TWO_WRITES_MISTAKE: &str = env!("CARGO_BIN_EXE_mistake-two-writes");
@@ -119,4 +122,14 @@ fn a_half_head_gets_408_at_its_deadline_not_at_the_idle_timeout() {
         waited >= Duration::from_millis(900) && waited < Duration::from_secs(3),
         "answered after {waited:?}"
     );
+}
+
+/// The access log must never stall the loop: with stdout a pipe that nobody
+/// reads, a blocking write would stop every client once the pipe is full
+/// (after about a thousand lines). Lines are dropped instead, and counted.
+#[test]
+fn an_unread_stdout_does_not_stall_serving() {
+    let server = ServerProcess::start_with_unread_stdout(SERVER, &[]).unwrap();
+    let took = answers_requests_within(server.addr, 10_000, 100, Duration::from_secs(60));
+    assert!(took.is_ok(), "{took:?}");
 }

@@ -38,7 +38,7 @@ use std::path::PathBuf;
 use std::process;
 use std::time::{Duration, Instant};
 
-use common::access_log::AccessLog;
+use common::access_log::{AccessLog, Backlog};
 use common::shutdown::StopSignals;
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
@@ -57,6 +57,7 @@ pub const NAME: &str = "stage08-epoll";
 /// tokens are table indices, far below these.
 const LISTENER: u64 = u64::MAX;
 const SIGNALS: u64 = u64::MAX - 1;
+const STDOUT: u64 = u64::MAX - 2;
 
 /// How many events one `epoll_wait` may return. More ready sockets simply wait
 /// for the next call.
@@ -94,6 +95,8 @@ pub struct Server {
     head_timeout: Duration,
     root: PathBuf,
     log: AccessLog,
+    /// stdout is in the epoll set: access log lines wait for room in it.
+    watching_stdout: bool,
     stopping: bool,
     /// So running out of descriptors is reported once, not ten times a second.
     told_out_of_descriptors: bool,
@@ -144,6 +147,7 @@ impl Server {
             head_timeout: DEFAULT_HEAD_TIMEOUT,
             root,
             log,
+            watching_stdout: false,
             stopping: false,
             told_out_of_descriptors: false,
         })
@@ -176,6 +180,7 @@ impl Server {
                 match event.data() {
                     LISTENER => self.accept_new_clients(now),
                     SIGNALS => self.read_signals(now),
+                    STDOUT => {} // written below, with this round's lines
                     token => self.advance(token as Token, now),
                 }
             }
@@ -185,7 +190,9 @@ impl Server {
             self.answer_late_heads(now);
             self.close_idle_connections(now);
             self.resume_listener_when_due(now);
+            self.write_access_log();
         }
+        self.log.finish();
         Ok(())
     }
     // ANCHOR_END: event_loop
@@ -252,6 +259,31 @@ impl Server {
         }
     }
     // ANCHOR_END: wait_timeout
+
+    // ANCHOR: access_log
+    /// Hands the access log's queued lines to stdout, as far as it takes them
+    /// now. While lines wait for room, stdout is in the epoll set, so its
+    /// becoming writable wakes us; once none wait, it leaves again, or a
+    /// writable stdout would wake us for nothing, all the time.
+    fn write_access_log(&mut self) {
+        let waiting = self.log.write_pending() == Backlog::WaitingForStdout;
+        if waiting == self.watching_stdout {
+            return;
+        }
+        let Some(stdout) = self.log.stdout() else {
+            return;
+        };
+        let changed = if waiting {
+            let event = EpollEvent::new(EpollFlags::EPOLLOUT, STDOUT);
+            self.epoll.add(stdout, event)
+        } else {
+            self.epoll.delete(stdout)
+        };
+        if changed.is_ok() {
+            self.watching_stdout = waiting;
+        }
+    }
+    // ANCHOR_END: access_log
 
     // ANCHOR: accept
     /// Accepts every client in the kernel's queue, with stage 6's

@@ -47,7 +47,8 @@ fn main() {
         arguments.switch("--edge"),
         Duration::from_secs(idle_timeout),
         arguments.server.root.clone(),
-        AccessLog::new(arguments.server.quiet),
+        // Queued and written without waiting: a stdout nobody reads must not stop the loop.
+        AccessLog::non_blocking(arguments.server.quiet),
     );
     let mut server = match server {
         Ok(server) => server.with_head_timeout(head_timeout),

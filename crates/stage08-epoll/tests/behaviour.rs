@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use checker::client::Connection;
 use checker::graceful_stop::in_flight_answer_survives;
 use checker::harness::{
-    ServerProcess, SiteCopy, run_expecting_startup_error, startup_errors_are_one_line,
+    ServerProcess, SiteCopy, answers_requests_within, run_expecting_startup_error,
+    startup_errors_are_one_line,
 };
 use checker::process::{cpu_seconds, open_descriptors};
 
@@ -231,4 +232,14 @@ fn a_half_head_gets_408_at_its_deadline_not_at_the_idle_timeout() {
         waited >= Duration::from_millis(900) && waited < Duration::from_secs(3),
         "answered after {waited:?}"
     );
+}
+
+/// The access log must never stall the loop: with stdout a pipe that nobody
+/// reads, a blocking write would stop every client once the pipe is full
+/// (after about a thousand lines). Lines are dropped instead, and counted.
+#[test]
+fn an_unread_stdout_does_not_stall_serving() {
+    let server = ServerProcess::start_with_unread_stdout(SERVER, &[]).unwrap();
+    let took = answers_requests_within(server.addr, 10_000, 100, Duration::from_secs(60));
+    assert!(took.is_ok(), "{took:?}");
 }

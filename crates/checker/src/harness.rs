@@ -83,8 +83,29 @@ impl ServerProcess {
         Ok(server)
     }
 
+    /// Starts `program` as [`ServerProcess::start`] does, but with its access
+    /// log on and its stdout a pipe that nobody reads after the first line: the
+    /// pipe fills after 64 KiB, and from then on a write to it would block.
+    pub fn start_with_unread_stdout(
+        program: &str,
+        arguments: &[&str],
+    ) -> io::Result<ServerProcess> {
+        let site = SiteCopy::new()?;
+        let root = site.path.to_string_lossy().into_owned();
+        let mut all = vec!["--addr", "127.0.0.1:0", "--root", &root];
+        all.extend_from_slice(arguments);
+        let mut server = ServerProcess::spawn(Command::new(program).args(&all), false)?;
+        server.site = Some(site);
+        Ok(server)
+    }
+
     /// Starts a prepared command that prints the `listening on` line first.
     pub fn start_raw(command: &mut Command) -> io::Result<ServerProcess> {
+        ServerProcess::spawn(command, true)
+    }
+
+    /// Starts `command`, reads its first line and, if `keep_reading`, the rest.
+    fn spawn(command: &mut Command, keep_reading: bool) -> io::Result<ServerProcess> {
         let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -97,10 +118,16 @@ impl ServerProcess {
         // Keep reading the server's stdout for as long as it runs: a pipe nobody
         // reads fills up, and then the server blocks in the middle of a log line.
         thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if lines_sender.send(line).is_err() {
+            let mut lines = BufReader::new(stdout).lines();
+            while let Some(Ok(line)) = lines.next() {
+                if lines_sender.send(line).is_err() || !keep_reading {
                     break;
+                }
+            }
+            if !keep_reading {
+                // Holds the pipe open, unread, for as long as the test runs.
+                loop {
+                    thread::park();
                 }
             }
         });
@@ -136,6 +163,7 @@ impl ServerProcess {
             root: self.root.clone(),
             pid: Some(self.pid()),
             idle_timeout: None,
+            head_timeout: None,
         }
     }
 
@@ -189,6 +217,40 @@ impl Drop for ServerProcess {
         let _ = self.child.wait();
         drop(self.site.take());
     }
+}
+
+/// Sends `count` requests for `/`, `per_connection` on each connection (1: a
+/// new connection for each, with `Connection: close`), one after another, and
+/// says how long they took. Fails if one goes unanswered, or if the whole takes
+/// longer than `limit`.
+pub fn answers_requests_within(
+    addr: SocketAddr,
+    count: usize,
+    per_connection: usize,
+    limit: Duration,
+) -> Result<Duration, String> {
+    let started = std::time::Instant::now();
+    let request = match per_connection {
+        1 => "GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n",
+        _ => "GET / HTTP/1.1\r\nHost: test\r\n\r\n",
+    };
+    let mut answered = 0;
+    while answered < count {
+        let mut connection = crate::client::Connection::open(addr)
+            .map_err(|error| format!("after {answered} answers: {}", error.describe()))?;
+        for _ in 0..per_connection.min(count - answered) {
+            if started.elapsed() > limit {
+                return Err(format!("only {answered} of {count} answered in {limit:?}"));
+            }
+            connection.send(request.as_bytes());
+            match connection.read_reply(true) {
+                Ok(reply) if reply.status == 200 => answered += 1,
+                Ok(reply) => return Err(format!("request {answered}: status {}", reply.status)),
+                Err(error) => return Err(format!("request {answered}: {}", error.describe())),
+            }
+        }
+    }
+    Ok(started.elapsed())
 }
 
 /// Runs a server that is expected to fail at start-up, and returns its exit code

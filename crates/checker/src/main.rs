@@ -27,6 +27,8 @@ Options:
                        is no stage of the course: one-at-a-time (stage 2's checks),
                        concurrent (stage 3's), keep-alive (7's), event-loop (8's)
   --idle-timeout SECS  the server's idle timeout, for stages 7 and 8 [default: 5]
+  --head-timeout SECS  the server's deadline for a request head, for stages 7 and 8
+                       [default: 10]
   --only NAME          run just the check called NAME
   --format FORMAT      text (for a person, the default), json or tap (for programs)
   --keep-files         leave the planted files in place afterwards, so the commands
@@ -165,6 +167,7 @@ fn parse(arguments: &[String]) -> Result<Option<Options>, String> {
     let mut root = checker::target::default_root();
     let mut pid = None;
     let mut idle_timeout = Duration::from_secs(5);
+    let mut head_timeout = Duration::from_secs(10);
     let mut only = None;
     let mut format = Format::Text;
     let mut list = false;
@@ -182,6 +185,7 @@ fn parse(arguments: &[String]) -> Result<Option<Options>, String> {
             "--root" => root = PathBuf::from(value()?),
             "--pid" => pid = Some(process_id(value()?)?),
             "--idle-timeout" => idle_timeout = seconds(value()?, "--idle-timeout")?,
+            "--head-timeout" => head_timeout = seconds(value()?, "--head-timeout")?,
             "--only" => only = Some(value()?.clone()),
             "--format" => format = Format::from_name(value()?)?,
             "--list" => list = true,
@@ -210,6 +214,7 @@ fn parse(arguments: &[String]) -> Result<Option<Options>, String> {
             root,
             pid,
             idle_timeout: Some(idle_timeout),
+            head_timeout: Some(head_timeout),
         },
         stage,
         profile: profile.map(|profile| profile.name),

@@ -27,6 +27,8 @@ pub struct Target {
     pub pid: Option<u32>,
     /// How long the server keeps an idle connection open (stages 7 and 8).
     pub idle_timeout: Option<Duration>,
+    /// How long the server gives a request head to arrive whole (stages 7 and 8).
+    pub head_timeout: Option<Duration>,
 }
 
 /// The workspace's `html/` folder, the site every stage serves by default.

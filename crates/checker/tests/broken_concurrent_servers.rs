@@ -56,6 +56,7 @@ fn start_with_slots(slots: usize, site: &SiteCopy) -> Target {
         root,
         pid: None,
         idle_timeout: None,
+        head_timeout: None,
     }
 }
 

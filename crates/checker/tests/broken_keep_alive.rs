@@ -14,7 +14,7 @@ use std::io::{self, Read};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::Path;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use checker::Target;
 use checker::harness::SiteCopy;
@@ -24,6 +24,7 @@ use stage02_file_lookup::response::{Status, write_response};
 use stage02_file_lookup::site::{error_response, respond, response_to_bad_request};
 
 const IDLE_TIMEOUT: Duration = Duration::from_secs(2);
+const HEAD_TIMEOUT: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Flaw {
@@ -38,6 +39,8 @@ enum Flaw {
     IgnoresConnectionClose,
     /// Answers pipelined requests from last to first.
     AnswersOutOfOrder,
+    /// Waits for a head as long as its bytes keep coming.
+    NoHeadTimeout,
 }
 
 fn start(flaw: Flaw, site: &SiteCopy) -> Target {
@@ -58,25 +61,37 @@ fn start(flaw: Flaw, site: &SiteCopy) -> Target {
         root,
         pid: None,
         idle_timeout: Some(IDLE_TIMEOUT),
+        head_timeout: Some(HEAD_TIMEOUT),
     }
 }
 
 fn serve(mut stream: TcpStream, root: &Path, flaw: Flaw) -> io::Result<()> {
-    if flaw != Flaw::NoIdleTimeout {
-        stream.set_read_timeout(Some(IDLE_TIMEOUT))?;
-    }
     let mut buffer = Vec::new();
     let mut postponed = Vec::new();
     loop {
-        let head_length = match read_request_head(&mut stream, &mut buffer) {
+        let mut reader = HeadReader {
+            stream: &stream,
+            // Pipelined bytes already here are the start of the next head.
+            due: (!buffer.is_empty()).then(|| Instant::now() + HEAD_TIMEOUT),
+            flaw,
+        };
+        let head_length = match read_request_head(&mut reader, &mut buffer) {
             Ok(length) => length,
             Err(HeadError::TooLarge) => {
                 let response = error_response(Status::HEADERS_TOO_LARGE, "", root);
                 write_response(&mut stream, response, false)?;
                 return linger_and_close(stream);
             }
+            Err(_) if reader.is_late() => {
+                let response = error_response(Status::REQUEST_TIMEOUT, "", root);
+                write_response(&mut stream, response, false)?;
+                return linger_and_close(stream);
+            }
             Err(_) => return Ok(()), // closed, broken or idle too long: just close
         };
+        // The body, if any, is read with the idle timeout again.
+        let idle = (flaw != Flaw::NoIdleTimeout).then_some(IDLE_TIMEOUT);
+        stream.set_read_timeout(idle)?;
         let head: Vec<u8> = buffer.drain(..head_length).collect();
         let (response, keep_alive) = match parse_request_head(&head) {
             Ok(request) => {
@@ -111,6 +126,42 @@ fn serve(mut stream: TcpStream, root: &Path, flaw: Flaw) -> io::Result<()> {
         if !keep_alive {
             return linger_and_close(stream);
         }
+    }
+}
+
+/// Reads a head from a blocking socket within the idle timeout per read and,
+/// once the head's first byte is here, by the head's deadline.
+struct HeadReader<'a> {
+    stream: &'a TcpStream,
+    due: Option<Instant>,
+    flaw: Flaw,
+}
+
+impl HeadReader<'_> {
+    fn is_late(&self) -> bool {
+        self.due.is_some_and(|due| Instant::now() >= due)
+    }
+}
+
+impl Read for HeadReader<'_> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let idle = (self.flaw != Flaw::NoIdleTimeout).then_some(IDLE_TIMEOUT);
+        let wait = match self.due {
+            Some(due) => {
+                let left = due.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(io::ErrorKind::TimedOut.into());
+                }
+                Some(idle.map_or(left, |idle| idle.min(left)))
+            }
+            None => idle,
+        };
+        self.stream.set_read_timeout(wait)?;
+        let count = self.stream.read(buffer)?;
+        if count > 0 && self.due.is_none() && self.flaw != Flaw::NoHeadTimeout {
+            self.due = Some(Instant::now() + HEAD_TIMEOUT);
+        }
+        Ok(count)
     }
 }
 
@@ -171,6 +222,11 @@ fn ignoring_connection_close_is_caught() {
 }
 
 #[test]
+fn a_missing_head_timeout_is_caught() {
+    assert_fails(Flaw::NoHeadTimeout, "head-timeout");
+}
+
+#[test]
 fn answers_out_of_order_are_caught() {
     assert_fails(Flaw::AnswersOutOfOrder, "pipelining");
 }
@@ -192,6 +248,7 @@ fn a_server_that_writes_nothing_back_is_caught_by_the_load() {
         root: site.path.clone(),
         pid: None,
         idle_timeout: None,
+        head_timeout: None,
     };
     let report = checker::run(&target, 8, Some("sustained-load"), |_| {}).unwrap();
     assert_eq!(report.failures(), ["sustained-load"], "{report}");

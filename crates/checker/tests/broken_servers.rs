@@ -61,6 +61,7 @@ fn start(flaw: Flaw, site: &SiteCopy) -> Target {
         root,
         pid: None,
         idle_timeout: None,
+        head_timeout: None,
     }
 }
 

@@ -165,6 +165,7 @@ fn a_server_that_is_not_there_exits_2_with_one_line() {
         root: root.path.clone(),
         pid: None,
         idle_timeout: None,
+        head_timeout: None,
     };
     for format in ["text", "json", "tap"] {
         let output = run_checker(&target, &["--format", format]);

@@ -42,6 +42,7 @@ fn threads_that_never_end_are_caught() {
         root: site.path.clone(),
         pid: Some(std::process::id()),
         idle_timeout: None,
+        head_timeout: None,
     };
     let report = checker::run(&target, 4, Some("threads-back-to-baseline"), |_| {}).unwrap();
     println!("{report}");

@@ -8,7 +8,7 @@
 //! | module         | what it holds                                                 |
 //! |----------------|---------------------------------------------------------------|
 //! | [`cli`]        | the options every stage shares, opening the listener, and the one-line start-up errors |
-//! | [`access_log`] | one line per request, unless `--quiet`                        |
+//! | [`access_log`] | one line per request, unless `--quiet`; queued, never waited for, in the event loops |
 //! | [`shutdown`]   | turning Ctrl-C and SIGTERM into an orderly stop               |
 //!
 //! What it deliberately leaves out: anything about HTTP or any concurrency

@@ -32,7 +32,7 @@ use stage02_file_lookup::request::{BodyLength, Request, parse_request_head};
 use stage02_file_lookup::response::{Response, Status};
 use stage02_file_lookup::site::{error_response, respond, response_to_bad_request};
 use stage06_nonblocking::outgoing::{Outgoing, WriteOutcome};
-use stage07_keep_alive::connection::Waiting;
+use stage07_keep_alive::connection::{DEFAULT_HEAD_TIMEOUT, Waiting};
 
 const NAME: &str = "ch07-expect-continue";
 
@@ -65,6 +65,9 @@ struct Connection {
     state: State,
     /// When bytes last moved, either way. The loop's idle timeout counts from here.
     last_activity: Instant,
+    /// When the first byte of the head being read arrived (stage 7's head
+    /// deadline); `None` between requests and while answering.
+    head_started: Option<Instant>,
     /// The server is stopping: finish the answer in flight, then close.
     stopping: bool,
 }
@@ -120,6 +123,7 @@ impl Connection {
             input_ended: false,
             state: State::ReadingHead,
             last_activity: now,
+            head_started: None,
             stopping: false,
         })
     }
@@ -135,6 +139,7 @@ impl Connection {
         let blank = blank.count();
         self.input.drain(..blank);
         if let Some(head_end) = find_head_end(&self.input) {
+            self.head_started = None;
             if head_end > HEAD_LIMIT {
                 return Step::Go(
                     self.refuse(None, error_response(Status::HEADERS_TOO_LARGE, "", root)),
@@ -144,9 +149,19 @@ impl Connection {
             return Step::Go(self.start_request(&head, root));
         }
         if self.input.len() > HEAD_LIMIT {
+            self.head_started = None;
             return Step::Go(
                 self.refuse(None, error_response(Status::HEADERS_TOO_LARGE, "", root)),
             );
+        }
+        // Stage 7's head deadline: a head not whole 10 s after its first byte gets 408.
+        if !self.input.is_empty() {
+            let started = *self.head_started.get_or_insert(now);
+            if now >= started + DEFAULT_HEAD_TIMEOUT {
+                self.head_started = None;
+                let response = error_response(Status::REQUEST_TIMEOUT, "", root);
+                return Step::Go(self.refuse(None, response));
+            }
         }
         if self.input_ended || (self.stopping && self.input.is_empty()) {
             // The client left (between requests, or half way through a head), or

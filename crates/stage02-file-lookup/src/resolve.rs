@@ -126,16 +126,38 @@ pub fn open_file_under_root(root: &Path, url_path: &str) -> Result<OpenedFile, R
     if !url_path.starts_with('/') {
         return Err(ResolveError::BadPath("the path does not start with /"));
     }
-    let mut relative = relative_path(&percent_decode(url_path)?)?;
-    let mut file = open_beneath(root, &relative)?;
-    let mut metadata = file.metadata().map_err(ResolveError::Io)?;
+    let relative = relative_path(&percent_decode(url_path)?)?;
+    // A path that ends in `/` (`/` itself above all) names a folder: open its
+    // index.html at once, rather than open the folder only to learn that it is
+    // one, which costs every `GET /` two system calls and a descriptor.
+    if url_path.ends_with('/') {
+        match open_regular_file(root, relative.join("index.html")) {
+            Err(ResolveError::NotFound) => {} // a file after all, or no index: see below
+            found => return found,
+        }
+    }
+    let file = open_beneath(root, &relative)?;
+    let metadata = file.metadata().map_err(ResolveError::Io)?;
     if metadata.is_dir() {
-        relative.push("index.html");
-        file = open_beneath(root, &relative)?;
-        metadata = file.metadata().map_err(ResolveError::Io)?;
+        drop(file);
+        return open_regular_file(root, relative.join("index.html"));
     }
     if !metadata.is_file() {
         return Err(ResolveError::NotFound); // a socket, a device: not something we serve
+    }
+    Ok(OpenedFile {
+        file,
+        length: metadata.len(),
+        relative,
+    })
+}
+
+/// Opens `relative` beneath the root if it is a regular file.
+fn open_regular_file(root: &Path, relative: PathBuf) -> Result<OpenedFile, ResolveError> {
+    let file = open_beneath(root, &relative)?;
+    let metadata = file.metadata().map_err(ResolveError::Io)?;
+    if !metadata.is_file() {
+        return Err(ResolveError::NotFound);
     }
     Ok(OpenedFile {
         file,
@@ -292,6 +314,10 @@ mod tests {
         assert_eq!(file("//docs").1, "docs");
         assert_eq!(file("/a%20b.html").1, "space");
         assert_eq!(file("/home.html").1, "home");
+        // A trailing slash after a file's name, or a folder named without one,
+        // find what they found before the shortcut for paths ending in `/`.
+        assert_eq!(file("/home.html/").1, "home");
+        assert_eq!(file("/docs").1, "docs");
         fs::remove_dir_all(base).unwrap();
     }
 

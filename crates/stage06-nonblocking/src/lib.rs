@@ -71,7 +71,11 @@ pub fn serve_by_polling(
         }
         // Dropping a closed connection closes its socket.
         connections.retain(|connection| !connection.is_closed());
+        // The round's log lines, as far as stdout takes them now: this thread
+        // serves everyone, so it never waits for whoever reads our output.
+        log.write_pending();
         if listener.is_none() && connections.is_empty() {
+            log.finish();
             return;
         }
         // A round where nothing happened: with 0 we go round again at once, and

@@ -32,7 +32,8 @@ fn main() {
             &format!("cannot make the listener non-blocking: {error}"),
         );
     }
-    let log = AccessLog::new(arguments.server.quiet);
+    // Queued and written without waiting: a stdout nobody reads must not stop the loop.
+    let log = AccessLog::non_blocking(arguments.server.quiet);
     serve_by_polling(listener, &arguments.server.root, &log, poll_sleep, &stop);
 }
 // ANCHOR_END: main

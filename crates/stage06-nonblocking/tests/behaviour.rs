@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use checker::Outcome;
 use checker::graceful_stop::in_flight_answer_survives;
-use checker::harness::{ServerProcess, startup_errors_are_one_line};
+use checker::harness::{ServerProcess, answers_requests_within, startup_errors_are_one_line};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_stage06-nonblocking");
 const SINGLE_WRITE_MISTAKE: &str = env!("CARGO_BIN_EXE_mistake-single-write");
@@ -92,6 +92,7 @@ fn keep_alive_checks_fail_here() {
     let server = ServerProcess::start(SERVER, &[]).unwrap();
     let mut target = server.target();
     target.idle_timeout = Some(Duration::from_secs(2));
+    target.head_timeout = Some(Duration::from_secs(1));
     let report = checker::check_stage(&target, 7).unwrap();
     for check in [
         "keep-alive",
@@ -115,4 +116,14 @@ fn keep_alive_checks_fail_here() {
             "{check} should pass against stage 6:\n{report}"
         );
     }
+}
+
+/// The access log must never stall the loop: with stdout a pipe that nobody
+/// reads, a blocking write would stop every client once the pipe is full
+/// (after about a thousand lines). Lines are dropped instead, and counted.
+#[test]
+fn an_unread_stdout_does_not_stall_serving() {
+    let server = ServerProcess::start_with_unread_stdout(SERVER, &[]).unwrap();
+    let took = answers_requests_within(server.addr, 10_000, 1, Duration::from_secs(60));
+    assert!(took.is_ok(), "{took:?}");
 }

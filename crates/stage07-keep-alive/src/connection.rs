@@ -13,7 +13,8 @@
 //!   with `Content-Length` is read and thrown away (this server never uses one).
 //!   A chunked body, or one over [`BODY_LIMIT`], is refused with 411 or 413, and
 //!   the connection closes: we no longer know where the next request starts;
-//! - a head we cannot trust (400) or will not read (431) closes it too;
+//! - a head we cannot trust (400) or will not read (431) closes it too, and so
+//!   does one that has not arrived whole by its deadline (408, see below);
 //! - every response says `Content-Length`, so the client knows where it ends;
 //! - requests sent before the previous answer came (pipelining) wait in the
 //!   input buffer and are answered one at a time, in order;
@@ -22,13 +23,23 @@
 //!
 //! The idle timeout belongs to the loop: it compares [`Connection::last_activity`]
 //! with the clock and drops the connections that stayed quiet too long.
+//!
+//! The idle timeout alone cannot stop a client that sends its head one byte at a
+//! time, each byte just before the timeout (the "slow-loris" attack): every byte
+//! is activity, so the connection is never idle, and a few hundred such clients
+//! hold a few hundred descriptors for as long as they like. So a head also has a
+//! deadline of its own, [`Connection::head_deadline`]: it starts with the head's
+//! first byte (between requests only the idle timeout applies), and a head that
+//! is not whole by then gets `408 Request Timeout` and the connection closes.
+//! The connection checks the deadline whenever it is advanced; the loop must
+//! advance it when the deadline comes, even if the client sends nothing more.
 
 use std::io::{self, Read};
 use std::mem;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use common::access_log::AccessLog;
 use stage01_fixed_page::head::{HEAD_LIMIT, find_head_end};
@@ -40,6 +51,12 @@ use stage06_nonblocking::outgoing::{Outgoing, WriteOutcome};
 /// The largest request body we read (and throw away) to keep a connection open.
 /// A larger one gets `413 Content Too Large`, and the connection closes.
 pub const BODY_LIMIT: u64 = 1024 * 1024;
+
+/// How long a request head may take to arrive, from its first byte to its blank
+/// line, unless [`Connection::with_head_timeout`] says otherwise. A person typing
+/// a request into `nc` needs longer than a browser, which sends its head in one
+/// packet; 10 s is enough for the first and far more than the second needs.
+pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How many bytes one `read` asks for.
 const READ_CHUNK: usize = 16 * 1024;
@@ -63,6 +80,11 @@ pub struct Connection {
     state: State,
     /// When bytes last moved, either way. The loop's idle timeout counts from here.
     last_activity: Instant,
+    /// When the first byte of the head being read arrived; `None` between
+    /// requests and while answering.
+    head_started: Option<Instant>,
+    /// How long a head may take to arrive whole, counted from `head_started`.
+    head_timeout: Duration,
     /// The server is stopping: finish the answer in flight, then close.
     stopping: bool,
 }
@@ -135,8 +157,24 @@ impl Connection {
             input_ended: false,
             state: State::ReadingHead,
             last_activity: now,
+            head_started: None,
+            head_timeout: DEFAULT_HEAD_TIMEOUT,
             stopping: false,
         })
+    }
+
+    /// The same connection, with `timeout` for each request head to arrive
+    /// whole instead of [`DEFAULT_HEAD_TIMEOUT`].
+    pub fn with_head_timeout(mut self, timeout: Duration) -> Connection {
+        self.head_timeout = timeout;
+        self
+    }
+
+    /// When the head now arriving must be whole, or `None` if no head has begun
+    /// (between requests, or while an answer is sent). A loop that sleeps must
+    /// wake by then and call [`Connection::advance`], which answers 408.
+    pub fn head_deadline(&self) -> Option<Instant> {
+        self.head_started.map(|started| started + self.head_timeout)
     }
 
     /// When bytes last moved on this connection, either way.
@@ -196,6 +234,7 @@ impl Connection {
         let blank = blank.count();
         self.input.drain(..blank);
         if let Some(head_end) = find_head_end(&self.input) {
+            self.head_started = None;
             if head_end > HEAD_LIMIT {
                 return Step::Go(
                     self.refuse(None, error_response(Status::HEADERS_TOO_LARGE, "", root)),
@@ -205,9 +244,14 @@ impl Connection {
             return Step::Go(self.start_request(&head, root));
         }
         if self.input.len() > HEAD_LIMIT {
+            self.head_started = None;
             return Step::Go(
                 self.refuse(None, error_response(Status::HEADERS_TOO_LARGE, "", root)),
             );
+        }
+        if self.head_is_late(now) {
+            self.head_started = None;
+            return Step::Go(self.refuse(None, error_response(Status::REQUEST_TIMEOUT, "", root)));
         }
         if self.input_ended || (self.stopping && self.input.is_empty()) {
             // The client left (between requests, or half way through a head), or
@@ -219,6 +263,17 @@ impl Connection {
             Received::WouldBlock => Step::Stop(State::ReadingHead, Waiting::ForInput),
             Received::Broken => Step::Stop(State::Closed, Waiting::Closed),
         }
+    }
+
+    /// Starts the head's clock at its first byte, and says whether the head's
+    /// deadline has passed without a whole head. Checked before reading more:
+    /// a client that trickles bytes must not buy itself time with each one.
+    fn head_is_late(&mut self, now: Instant) -> bool {
+        if self.input.is_empty() {
+            return false;
+        }
+        let started = *self.head_started.get_or_insert(now);
+        now >= started + self.head_timeout
     }
     // ANCHOR_END: read_head
 
@@ -515,6 +570,60 @@ mod tests {
             "{answer}"
         );
         assert!(answer.contains("Connection: close\r\n"), "{answer}");
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_head_not_whole_by_its_deadline_gets_408_however_it_trickles() {
+        let root = root("late-head");
+        let (mut client, connection) = pair();
+        let mut connection = connection.with_head_timeout(Duration::from_secs(2));
+        let log = AccessLog::new(true);
+        let start = Instant::now();
+        client.write_all(b"GET / HTTP/1.1\r\nHo").unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(connection.advance(&root, &log, start), Waiting::ForInput);
+        let deadline = start + Duration::from_secs(2);
+        assert_eq!(connection.head_deadline(), Some(deadline));
+        // One more byte just before the deadline is activity, but buys no time.
+        client.write_all(b"s").unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let almost = deadline - Duration::from_millis(1);
+        assert_eq!(connection.advance(&root, &log, almost), Waiting::ForInput);
+        assert_eq!(connection.last_activity(), almost);
+        assert_eq!(connection.head_deadline(), Some(deadline));
+        connection.advance(&root, &log, deadline);
+        let answer = read_available(&mut client);
+        assert!(
+            answer.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+            "{answer}"
+        );
+        assert!(answer.contains("Connection: close\r\n"), "{answer}");
+        assert_eq!(connection.head_deadline(), None);
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn between_requests_only_the_idle_timeout_applies() {
+        let root = root("between");
+        let (mut client, connection) = pair();
+        let mut connection = connection.with_head_timeout(Duration::from_secs(1));
+        let log = AccessLog::new(true);
+        let start = Instant::now();
+        client
+            .write_all(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(connection.advance(&root, &log, start), Waiting::ForInput);
+        assert_eq!(connection.head_deadline(), None);
+        let much_later = start + Duration::from_secs(60);
+        assert_eq!(
+            connection.advance(&root, &log, much_later),
+            Waiting::ForInput
+        );
+        let answers = read_available(&mut client);
+        assert!(answers.starts_with("HTTP/1.1 200 OK\r\n"), "{answers}");
+        assert!(!answers.contains("408"), "{answers}");
         fs::remove_dir_all(root).unwrap();
     }
 

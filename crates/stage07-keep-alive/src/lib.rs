@@ -11,7 +11,8 @@
 //! order, bodies skipped or refused so they are never read as a request,
 //! `Connection: close` and HTTP/1.0 honoured. This file holds the loop: stage 6's
 //! round over every socket, plus the idle timeout, because a kept connection
-//! that nobody uses still holds a socket and a file descriptor.
+//! that nobody uses still holds a socket and a file descriptor, and the head
+//! timeout, because a client that trickles its head is never idle.
 //!
 //! What it builds on: stage 6 (`stage06-nonblocking`) for accepting on a
 //! non-blocking listener and for the response still to be sent; stage 2
@@ -45,6 +46,8 @@ pub struct Settings {
     pub root: PathBuf,
     pub log: AccessLog,
     pub idle_timeout: Duration,
+    /// How long a request head may take to arrive whole (`--head-timeout`).
+    pub head_timeout: Duration,
     pub poll_sleep: Duration,
 }
 
@@ -62,9 +65,11 @@ pub fn serve_by_polling(listener: TcpListener, settings: &Settings, stop: &StopF
             }
         }
         let mut progressed = match &listener {
-            Some(listener) => accept_new_clients(listener, &mut connections, now),
+            Some(listener) => accept_new_clients(listener, &mut connections, settings, now),
             None => false,
         };
+        // Every connection is advanced on every round, so each sees its head
+        // deadline pass within a round: this loop needs nothing more for it.
         connections.retain_mut(|connection| {
             let active_before = connection.last_activity();
             let waiting = connection.advance(&settings.root, &settings.log, now);
@@ -73,7 +78,10 @@ pub fn serve_by_polling(listener: TcpListener, settings: &Settings, stop: &StopF
             // Returning false drops the connection, and dropping closes its socket.
             waiting != Waiting::Closed && !idle_too_long(connection, now, settings)
         });
+        // As in stage 6: the round's log lines, without waiting for stdout.
+        settings.log.write_pending();
         if listener.is_none() && connections.is_empty() {
+            settings.log.finish();
             return;
         }
         if !progressed && !settings.poll_sleep.is_zero() {
@@ -95,11 +103,12 @@ fn idle_too_long(connection: &Connection, now: Instant, settings: &Settings) -> 
 fn accept_new_clients(
     listener: &TcpListener,
     connections: &mut Vec<Connection>,
+    settings: &Settings,
     now: Instant,
 ) -> bool {
     let round = accept_waiting(NAME, listener, |stream, peer| {
         match Connection::new(stream, peer, now) {
-            Ok(connection) => connections.push(connection),
+            Ok(connection) => connections.push(connection.with_head_timeout(settings.head_timeout)),
             Err(error) => eprintln!("{NAME}: cannot use a new connection: {error}"),
         }
     });

@@ -6,6 +6,7 @@ use std::time::Duration;
 use common::access_log::AccessLog;
 use common::cli::{Cli, exit_with_startup_error, listen_or_exit};
 use common::shutdown::{StopSignals, stop_flag_on_signal};
+use stage07_keep_alive::connection::DEFAULT_HEAD_TIMEOUT;
 use stage07_keep_alive::{DEFAULT_IDLE_TIMEOUT_SECS, NAME, Settings, serve_by_polling};
 
 fn main() {
@@ -20,6 +21,11 @@ fn main() {
         "close a connection that stays quiet this long [default: 5]",
     )
     .option(
+        "--head-timeout",
+        "SECS",
+        "answer 408 to a request head not whole this long after its first byte [default: 10]",
+    )
+    .option(
         "--poll-sleep-ms",
         "N",
         "rest N ms after a round that found nothing to do [default: 0, never rest]",
@@ -31,6 +37,7 @@ fn main() {
     if idle_timeout == 0 {
         exit_with_startup_error(NAME, "--idle-timeout must be at least 1 second");
     }
+    let head_timeout = arguments.seconds("--head-timeout", DEFAULT_HEAD_TIMEOUT);
     // First, before any other thread exists: Ctrl-C and SIGTERM raise `stop`.
     let blocked = StopSignals::block_or_exit(NAME);
     let stop = stop_flag_on_signal(NAME, &blocked);
@@ -43,8 +50,10 @@ fn main() {
     }
     let settings = Settings {
         root: arguments.server.root.clone(),
-        log: AccessLog::new(arguments.server.quiet),
+        // Queued and written without waiting: a stdout nobody reads must not stop the loop.
+        log: AccessLog::non_blocking(arguments.server.quiet),
         idle_timeout: Duration::from_secs(idle_timeout),
+        head_timeout,
         poll_sleep: Duration::from_millis(arguments.value("--poll-sleep-ms").unwrap_or(0)),
     };
     serve_by_polling(listener, &settings, &stop);

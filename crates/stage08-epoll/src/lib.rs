@@ -20,6 +20,9 @@
 //!   nothing, over and over;
 //! - idle timeouts from a list ordered by activity (`table.rs`), so `epoll_wait`
 //!   sleeps exactly until the next connection would expire;
+//! - head deadlines from a second list, of heads in progress in the order they
+//!   are due, so a client that trickles its head (and is never idle) gets 408
+//!   on time, even when it has stopped sending;
 //! - out of file descriptors (EMFILE), the listener is set aside for a moment
 //!   instead of reporting the same queued client again and again;
 //! - SIGINT and SIGTERM arrive as readable data on a `signalfd` in the same
@@ -35,7 +38,7 @@ use std::path::PathBuf;
 use std::process;
 use std::time::{Duration, Instant};
 
-use common::access_log::AccessLog;
+use common::access_log::{AccessLog, Backlog};
 use common::shutdown::StopSignals;
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
@@ -43,7 +46,7 @@ use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use stage06_nonblocking::accept::accept_waiting;
-use stage07_keep_alive::connection::{Connection, Waiting};
+use stage07_keep_alive::connection::{Connection, DEFAULT_HEAD_TIMEOUT, Waiting};
 
 use table::{ConnectionTable, Token};
 
@@ -54,6 +57,7 @@ pub const NAME: &str = "stage08-epoll";
 /// tokens are table indices, far below these.
 const LISTENER: u64 = u64::MAX;
 const SIGNALS: u64 = u64::MAX - 1;
+const STDOUT: u64 = u64::MAX - 2;
 
 /// How many events one `epoll_wait` may return. More ready sockets simply wait
 /// for the next call.
@@ -87,8 +91,12 @@ pub struct Server {
     /// `EPOLLET` with `--edge`, empty otherwise; added to every registration.
     trigger: EpollFlags,
     idle_timeout: Duration,
+    /// How long a request head may take to arrive whole (`--head-timeout`).
+    head_timeout: Duration,
     root: PathBuf,
     log: AccessLog,
+    /// stdout is in the epoll set: access log lines wait for room in it.
+    watching_stdout: bool,
     stopping: bool,
     /// So running out of descriptors is reported once, not ten times a second.
     told_out_of_descriptors: bool,
@@ -136,11 +144,20 @@ impl Server {
             next_turn: Vec::new(),
             trigger,
             idle_timeout,
+            head_timeout: DEFAULT_HEAD_TIMEOUT,
             root,
             log,
+            watching_stdout: false,
             stopping: false,
             told_out_of_descriptors: false,
         })
+    }
+
+    /// The same server, giving each request head `timeout` to arrive whole
+    /// instead of stage 7's [`DEFAULT_HEAD_TIMEOUT`].
+    pub fn with_head_timeout(mut self, timeout: Duration) -> Server {
+        self.head_timeout = timeout;
+        self
     }
     // ANCHOR_END: setup
 
@@ -163,23 +180,28 @@ impl Server {
                 match event.data() {
                     LISTENER => self.accept_new_clients(now),
                     SIGNALS => self.read_signals(now),
+                    STDOUT => {} // written below, with this round's lines
                     token => self.advance(token as Token, now),
                 }
             }
             for token in std::mem::take(&mut self.next_turn) {
                 self.advance(token, now);
             }
+            self.answer_late_heads(now);
             self.close_idle_connections(now);
             self.resume_listener_when_due(now);
+            self.write_access_log();
         }
+        self.log.finish();
         Ok(())
     }
     // ANCHOR_END: event_loop
 
     // ANCHOR: wait_timeout
     /// How long `epoll_wait` may sleep: until the least recently active
-    /// connection would reach the idle timeout, or the listener's pause ends.
-    /// Without either, forever: only an event can give us work.
+    /// connection would reach the idle timeout, the first head in progress is
+    /// due, or the listener's pause ends. Without any, forever: only an event
+    /// can give us work.
     fn wait_timeout(&self, now: Instant) -> EpollTimeout {
         if !self.next_turn.is_empty() {
             return EpollTimeout::ZERO;
@@ -188,7 +210,8 @@ impl Server {
             .connections
             .oldest()
             .map(|(_, active_at)| active_at + self.idle_timeout);
-        let deadline = [idle_deadline, self.listener_paused_until]
+        let head_deadline = self.connections.first_head_due().map(|(_, due)| due);
+        let deadline = [idle_deadline, head_deadline, self.listener_paused_until]
             .into_iter()
             .flatten()
             .min();
@@ -204,6 +227,25 @@ impl Server {
         EpollTimeout::try_from(millis).unwrap_or(EpollTimeout::MAX)
     }
 
+    /// Advances each connection whose head is due and still not whole: it sees
+    /// the deadline has passed and answers 408. The heads list is in the order
+    /// they are due, so this looks at no connection that is not due, and a head
+    /// trickling in a byte at a time is caught at its deadline even if its last
+    /// byte came long before (the activity list alone would put it at the back).
+    fn answer_late_heads(&mut self, now: Instant) {
+        while let Some((token, due)) = self.connections.first_head_due() {
+            if due > now {
+                return;
+            }
+            self.advance(token, now);
+            if self.connections.first_head_due() == Some((token, due)) {
+                // The connection did not act on its deadline; rather than ask
+                // again forever, let it go.
+                self.connections.remove(token);
+            }
+        }
+    }
+
     /// Closes connections quiet for the idle timeout, oldest first; stops at
     /// the first one that is not, because all after it are younger.
     fn close_idle_connections(&mut self, now: Instant) {
@@ -217,6 +259,31 @@ impl Server {
         }
     }
     // ANCHOR_END: wait_timeout
+
+    // ANCHOR: access_log
+    /// Hands the access log's queued lines to stdout, as far as it takes them
+    /// now. While lines wait for room, stdout is in the epoll set, so its
+    /// becoming writable wakes us; once none wait, it leaves again, or a
+    /// writable stdout would wake us for nothing, all the time.
+    fn write_access_log(&mut self) {
+        let waiting = self.log.write_pending() == Backlog::WaitingForStdout;
+        if waiting == self.watching_stdout {
+            return;
+        }
+        let Some(stdout) = self.log.stdout() else {
+            return;
+        };
+        let changed = if waiting {
+            let event = EpollEvent::new(EpollFlags::EPOLLOUT, STDOUT);
+            self.epoll.add(stdout, event)
+        } else {
+            self.epoll.delete(stdout)
+        };
+        if changed.is_ok() {
+            self.watching_stdout = waiting;
+        }
+    }
+    // ANCHOR_END: access_log
 
     // ANCHOR: accept
     /// Accepts every client in the kernel's queue, with stage 6's
@@ -247,7 +314,7 @@ impl Server {
     /// ready reports it, even edge-triggered.
     fn add_connection(&mut self, stream: TcpStream, peer: SocketAddr, now: Instant) {
         let connection = match Connection::new(stream, peer, now) {
-            Ok(connection) => connection,
+            Ok(connection) => connection.with_head_timeout(self.head_timeout),
             Err(error) => {
                 eprintln!("{NAME}: cannot use a new connection: {error}");
                 return;
@@ -299,6 +366,7 @@ impl Server {
             }
         };
         let moved = entry.connection.last_activity() != active_before;
+        let head_due = entry.connection.head_deadline();
         if wanted != entry.interest {
             let mut event = EpollEvent::new(wanted | self.trigger, token as u64);
             if self.epoll.modify(&entry.connection, &mut event).is_err() {
@@ -310,6 +378,9 @@ impl Server {
         if moved {
             self.connections.touch(token, now);
         }
+        // Most heads arrive whole in one read, so they start and end within one
+        // `advance` and never enter the list; only a head still arriving does.
+        self.connections.set_head_due(token, head_due);
     }
     // ANCHOR_END: advance
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 use common::access_log::AccessLog;
 use common::cli::{Cli, exit_with_startup_error, listen_or_exit};
 use common::shutdown::StopSignals;
+use stage07_keep_alive::connection::DEFAULT_HEAD_TIMEOUT;
 use stage08_epoll::{DEFAULT_IDLE_TIMEOUT_SECS, NAME, Server, raise_descriptor_limit};
 
 fn main() {
@@ -19,6 +20,11 @@ fn main() {
         "SECS",
         "close a connection that stays quiet this long [default: 5]",
     )
+    .option(
+        "--head-timeout",
+        "SECS",
+        "answer 408 to a request head not whole this long after its first byte [default: 10]",
+    )
     .switch(
         "--edge",
         "edge-triggered epoll (EPOLLET) instead of level-triggered",
@@ -30,6 +36,7 @@ fn main() {
     if idle_timeout == 0 {
         exit_with_startup_error(NAME, "--idle-timeout must be at least 1 second");
     }
+    let head_timeout = arguments.seconds("--head-timeout", DEFAULT_HEAD_TIMEOUT);
     // First, before any other thread exists: the stop signals wait to be read.
     let blocked = StopSignals::block_or_exit(NAME);
     raise_descriptor_limit();
@@ -40,10 +47,11 @@ fn main() {
         arguments.switch("--edge"),
         Duration::from_secs(idle_timeout),
         arguments.server.root.clone(),
-        AccessLog::new(arguments.server.quiet),
+        // Queued and written without waiting: a stdout nobody reads must not stop the loop.
+        AccessLog::non_blocking(arguments.server.quiet),
     );
     let mut server = match server {
-        Ok(server) => server,
+        Ok(server) => server.with_head_timeout(head_timeout),
         Err(error) => exit_with_startup_error(NAME, &format!("cannot set up epoll: {error}")),
     };
     if let Err(error) = server.run() {

@@ -12,6 +12,16 @@
 //! connection: the oldest is always at the front; the loop closes from the
 //! front while they are too old, and `epoll_wait` may sleep exactly until the
 //! front one would expire.
+//!
+//! A connection whose request head has begun to arrive is also in a second
+//! list, of heads in progress, in the order of their deadlines. The activity
+//! list cannot tell when a head is due: a client that trickles its head moves to
+//! the end with each byte, yet its deadline stays where it was. The second list
+//! can stay ordered just as cheaply, because every head has the same timeout: a
+//! head that starts later is due later, so a new one simply goes at the end, and
+//! a head that completes leaves from wherever it is, in constant time. The loop
+//! looks only at the front of each list: O(1) per event, however many
+//! connections are open.
 
 use std::time::Instant;
 
@@ -27,6 +37,9 @@ pub struct ConnectionTable<T> {
     /// Both ends of the activity list: the least and the most recently active.
     oldest: Option<Token>,
     newest: Option<Token>,
+    /// Both ends of the list of heads in progress: the first and last due.
+    first_head_due: Option<Token>,
+    last_head_due: Option<Token>,
     len: usize,
 }
 
@@ -37,6 +50,11 @@ struct Slot<T> {
     /// Neighbours in the activity list.
     older: Option<Token>,
     newer: Option<Token>,
+    /// When the head in progress must be whole; `None`: not in the heads list.
+    head_due: Option<Instant>,
+    /// Neighbours in the list of heads in progress.
+    head_due_before: Option<Token>,
+    head_due_after: Option<Token>,
 }
 // ANCHOR_END: table
 
@@ -53,6 +71,8 @@ impl<T> ConnectionTable<T> {
             free: Vec::new(),
             oldest: None,
             newest: None,
+            first_head_due: None,
+            last_head_due: None,
             len: 0,
         }
     }
@@ -72,6 +92,9 @@ impl<T> ConnectionTable<T> {
             active_at: now,
             older: None,
             newer: None,
+            head_due: None,
+            head_due_before: None,
+            head_due_after: None,
         };
         let token = match self.free.pop() {
             Some(token) => {
@@ -98,6 +121,7 @@ impl<T> ConnectionTable<T> {
     pub fn remove(&mut self, token: Token) -> Option<T> {
         let value = self.slots.get_mut(token)?.value.take()?;
         self.unlink(token);
+        self.unlink_head(token);
         self.free.push(token);
         self.len -= 1;
         Some(value)
@@ -124,6 +148,40 @@ impl<T> ConnectionTable<T> {
         Some((token, self.slots[token].active_at))
     }
     // ANCHOR_END: touch
+
+    // ANCHOR: head_due
+    /// Records when the head a connection is receiving must be whole, or that
+    /// none is in progress (`None`). Heads must be given in the order they are
+    /// due, which they are when every head has the same timeout: the list then
+    /// stays sorted by adding at its end. Giving the same time again keeps the
+    /// connection's place: a head that trickles in is still due when it was.
+    pub fn set_head_due(&mut self, token: Token, due: Option<Instant>) {
+        let Some(slot) = self.slots.get(token) else {
+            return;
+        };
+        if slot.value.is_none() || slot.head_due == due {
+            return;
+        }
+        self.unlink_head(token);
+        let Some(due) = due else {
+            return;
+        };
+        let slot = &mut self.slots[token];
+        slot.head_due = Some(due);
+        slot.head_due_before = self.last_head_due;
+        match self.last_head_due {
+            Some(previous) => self.slots[previous].head_due_after = Some(token),
+            None => self.first_head_due = Some(token),
+        }
+        self.last_head_due = Some(token);
+    }
+
+    /// The head in progress that is due first: its token, and when it is due.
+    pub fn first_head_due(&self) -> Option<(Token, Instant)> {
+        let token = self.first_head_due?;
+        Some((token, self.slots[token].head_due?))
+    }
+    // ANCHOR_END: head_due
 
     /// Every occupied token, oldest first.
     pub fn tokens(&self) -> Vec<Token> {
@@ -158,6 +216,24 @@ impl<T> ConnectionTable<T> {
         }
         self.slots[token].older = None;
         self.slots[token].newer = None;
+    }
+
+    /// Takes a slot out of the list of heads in progress, if it is in it.
+    fn unlink_head(&mut self, token: Token) {
+        let slot = &mut self.slots[token];
+        if slot.head_due.take().is_none() {
+            return;
+        }
+        let before = slot.head_due_before.take();
+        let after = slot.head_due_after.take();
+        match before {
+            Some(before) => self.slots[before].head_due_after = after,
+            None => self.first_head_due = after,
+        }
+        match after {
+            Some(after) => self.slots[after].head_due_before = before,
+            None => self.last_head_due = before,
+        }
     }
 }
 
@@ -201,5 +277,34 @@ mod tests {
         assert_eq!(table.oldest(), None);
         table.touch(b, now); // a stale token does nothing
         assert!(table.tokens().is_empty());
+    }
+
+    #[test]
+    fn heads_in_progress_are_kept_in_the_order_they_are_due() {
+        let start = Instant::now();
+        let at = |seconds| start + Duration::from_secs(seconds);
+        let mut table = ConnectionTable::new();
+        let [a, b, c] = ["a", "b", "c"].map(|name| table.insert(name, start));
+        assert_eq!(table.first_head_due(), None);
+        table.set_head_due(a, Some(at(10)));
+        table.set_head_due(b, Some(at(11)));
+        table.set_head_due(c, Some(at(12)));
+        // Activity does not move a head: a trickling one is due when it was.
+        table.touch(a, at(5));
+        table.set_head_due(a, Some(at(10)));
+        assert_eq!(table.first_head_due(), Some((a, at(10))));
+        // A head that completes leaves from the middle or the front.
+        table.set_head_due(b, None);
+        table.set_head_due(a, None);
+        assert_eq!(table.first_head_due(), Some((c, at(12))));
+        // The next head of a connection goes to the end.
+        table.set_head_due(a, Some(at(13)));
+        table.remove(c);
+        assert_eq!(table.first_head_due(), Some((a, at(13))));
+        table.remove(a);
+        assert_eq!(table.first_head_due(), None);
+        table.set_head_due(a, Some(at(14))); // a stale token does nothing
+        assert_eq!(table.first_head_due(), None);
+        assert_eq!(table.tokens(), [b]);
     }
 }

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use checker::client::Connection;
 use checker::graceful_stop::in_flight_answer_survives;
 use checker::harness::{
-    ServerProcess, SiteCopy, run_expecting_startup_error, startup_errors_are_one_line,
+    ServerProcess, SiteCopy, answers_requests_within, run_expecting_startup_error,
+    startup_errors_are_one_line,
 };
 use checker::process::{cpu_seconds, open_descriptors};
 
@@ -25,12 +26,22 @@ const EMFILE_SPIN_MISTAKE: &str = env!("CARGO_BIN_EXE_mistake-emfile-spin");
 /// A short idle timeout, so the checker's idle-timeout check is quick.
 const IDLE_TIMEOUT_SECS: u64 = 2;
 
+/// A short head timeout, so the checker's head-timeout check is quick.
+const HEAD_TIMEOUT_SECS: u64 = 2;
+
 fn passes_every_check(extra: &[&str]) {
-    let timeout = IDLE_TIMEOUT_SECS.to_string();
-    let arguments = [&["--idle-timeout", timeout.as_str()], extra].concat();
+    let (idle, head) = (IDLE_TIMEOUT_SECS.to_string(), HEAD_TIMEOUT_SECS.to_string());
+    let timeouts = [
+        "--idle-timeout",
+        idle.as_str(),
+        "--head-timeout",
+        head.as_str(),
+    ];
+    let arguments = [&timeouts[..], extra].concat();
     let server = ServerProcess::start(SERVER, &arguments).unwrap();
     let mut target = server.target();
     target.idle_timeout = Some(Duration::from_secs(IDLE_TIMEOUT_SECS));
+    target.head_timeout = Some(Duration::from_secs(HEAD_TIMEOUT_SECS));
     let report = checker::check_stage(&target, 8).unwrap();
     assert!(report.all_passed(), "{report}");
     assert_eq!(report.skipped(), 0, "{report}");
@@ -248,4 +259,53 @@ fn holds_ten_thousand_idle_connections_and_answers_a_new_one() {
     assert_eq!(get(&mut newcomer), 200);
     drop(server); // the server closes first, so the clients' ports are free at once
     drop(idle);
+}
+
+/// Without a head deadline of its own (here, one too long to matter), a client
+/// that trickles its head is never idle, and the server waits for it forever:
+/// the checker's head-timeout check catches that.
+#[test]
+fn without_a_head_deadline_the_trickling_client_is_caught() {
+    let server = ServerProcess::start(SERVER, &["--head-timeout", "3600"]).unwrap();
+    let mut target = server.target();
+    target.head_timeout = Some(Duration::from_secs(HEAD_TIMEOUT_SECS));
+    let report = checker::run(&target, 8, Some("head-timeout"), |_| {}).unwrap();
+    assert_eq!(report.failures(), ["head-timeout"], "{report}");
+}
+
+/// A client that sends half a head and then nothing: no byte arrives to wake
+/// the loop, yet the 408 must come at the head's deadline, long before the
+/// idle timeout.
+#[test]
+fn a_half_head_gets_408_at_its_deadline_not_at_the_idle_timeout() {
+    let arguments = ["--idle-timeout", "60", "--head-timeout", "1"];
+    let server = ServerProcess::start(SERVER, &arguments).unwrap();
+    let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+    stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let sent = Instant::now();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let waited = sent.elapsed();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+        "{answer:?}"
+    );
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(3),
+        "answered after {waited:?}"
+    );
+}
+
+/// The access log must never stall the loop: with stdout a pipe that nobody
+/// reads, a blocking write would stop every client once the pipe is full
+/// (after about a thousand lines). Lines are dropped instead, and counted.
+#[test]
+fn an_unread_stdout_does_not_stall_serving() {
+    let server = ServerProcess::start_with_unread_stdout(SERVER, &[]).unwrap();
+    let took = answers_requests_within(server.addr, 10_000, 100, Duration::from_secs(60));
+    assert!(took.is_ok(), "{took:?}");
 }

@@ -17,6 +17,7 @@ mod event_loop;
 mod exchange;
 mod exercises;
 mod files;
+mod head_timeout;
 mod keep_alive;
 mod traversal;
 
@@ -45,6 +46,7 @@ pub fn all() -> Vec<Check> {
         concurrency::checks(),
         event_loop::checks(),
         keep_alive::checks(),
+        head_timeout::checks(),
     ]
     .concat();
     // A file may hold checks of several stages (event_loop: 6 and 8); the sort

@@ -68,6 +68,7 @@ pub fn start(root: &Root, answer: impl Fn(&Request) -> Vec<u8> + Send + Sync + '
         root: root.path.clone(),
         pid: None,
         idle_timeout: None,
+        head_timeout: None,
     }
 }
 

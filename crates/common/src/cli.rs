@@ -250,13 +250,22 @@ impl Arguments {
         let Some(seconds) = self.value::<f64>(flag) else {
             return default;
         };
-        match Duration::try_from_secs_f64(seconds) {
-            Ok(duration) if !duration.is_zero() => duration,
-            _ => exit_with_usage_error(
-                self.name,
-                &format!("{flag} '{seconds}': wants a number of seconds above zero"),
-            ),
-        }
+        let text = self
+            .knob_values
+            .get(flag)
+            .cloned()
+            .flatten()
+            .unwrap_or_default();
+        let problem = match Duration::try_from_secs_f64(seconds) {
+            Ok(duration) if !duration.is_zero() => return duration,
+            // NaN, negative, zero, or so small it rounds to no time at all.
+            Ok(_) => "wants a number of seconds above zero, such as 2.5",
+            Err(_) if seconds.is_nan() || seconds <= 0.0 => {
+                "wants a number of seconds above zero, such as 2.5"
+            }
+            Err(_) => "more seconds than a timer can hold",
+        };
+        exit_with_usage_error(self.name, &format!("{flag} '{text}': {problem}"))
     }
 
     /// Whether a switch declared with [`Cli::switch`] was given.

@@ -57,12 +57,30 @@ struct Options {
     list: bool,
 }
 
+/// `println!` that never panics: when stdout is closed early (`checker | head`),
+/// the rest of the output goes nowhere, and the run still ends normally, so the
+/// files the checker planted under the root are removed.
+macro_rules! say {
+    ($($argument:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($argument)*);
+    }};
+}
+
+/// `print!` that never panics, like [`say!`].
+macro_rules! say_raw {
+    ($($argument:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($argument)*);
+    }};
+}
+
 fn main() -> ExitCode {
     let arguments: Vec<String> = std::env::args().skip(1).collect();
     let options = match parse(&arguments) {
         Ok(Some(options)) => options,
         Ok(None) => {
-            print!("{USAGE}");
+            say_raw!("{USAGE}");
             return ExitCode::SUCCESS;
         }
         Err(message) => {
@@ -86,7 +104,7 @@ fn main() -> ExitCode {
 
 fn list(stage: u8) {
     for check in checker::checks_for_stage(stage) {
-        println!(
+        say!(
             "{:36} stage {}  {}",
             check.name,
             check.stages.start(),
@@ -113,21 +131,21 @@ fn check(options: &Options) -> Result<bool, String> {
         )
     })?;
     match options.format {
-        Format::Text => println!(
+        Format::Text => say!(
             "checking http://{}/ for {} (root: {})",
             target.addr,
             what_is_checked(options),
             target.root.display()
         ),
-        Format::Tap => println!("{}", output::tap_start(selected.len())),
+        Format::Tap => say!("{}", output::tap_start(selected.len())),
         Format::Json => {}
     }
     let mut number = 0;
     let report = checker::run_checks(target, options.stage, &selected, |result| {
         number += 1;
         match options.format {
-            Format::Text => println!("{result}"),
-            Format::Tap => println!("{}", output::tap_test_point(number, result)),
+            Format::Text => say!("{result}"),
+            Format::Tap => say!("{}", output::tap_test_point(number, result)),
             Format::Json => {}
         }
     })
@@ -138,15 +156,15 @@ fn check(options: &Options) -> Result<bool, String> {
         )
     })?;
     match options.format {
-        Format::Text => println!("{}", report.summary()),
-        Format::Tap => println!("{}", output::tap_end(&report)),
+        Format::Text => say!("{}", report.summary()),
+        Format::Tap => say!("{}", output::tap_end(&report)),
         Format::Json => {
             let checked = Checked {
                 addr: target.addr,
                 stage: options.stage,
                 profile: options.profile.map(str::to_string),
             };
-            print!("{}", output::json_report(&checked, &report));
+            say_raw!("{}", output::json_report(&checked, &report));
         }
     }
     Ok(report.all_passed())

@@ -157,10 +157,13 @@ fn startup_errors_are_one_clear_line() {
 
 /// A thread per connection, with nothing to bound them, under a limit on the
 /// address space (`ulimit -v`, which binds root too, unlike `ulimit -u`): each
-/// thread reserves its stack, so after some hundred silent clients `spawn`
+/// thread reserves its stack, so after some dozens of silent clients `spawn`
 /// fails, and a newcomer is turned away with its connection closed unanswered.
-/// The same server with a handful of silent clients answers the newcomer, so it
-/// is the crowd, not the limit alone, that breaks it.
+/// (Or an allocation fails once a thread has started, Rust aborts, and the
+/// server is gone for everyone: which of the two depends on timing, and both
+/// leave the newcomer unanswered.) The same server with a handful of silent
+/// clients answers the newcomer, so it is the crowd, not the limit alone, that
+/// breaks it.
 #[test]
 fn unbounded_threads_run_out_under_a_memory_limit() {
     for (silent_clients, newcomer_answered) in [(10, true), (400, false)] {
@@ -175,8 +178,10 @@ fn unbounded_threads_run_out_under_a_memory_limit() {
             "30",
         ]))
         .unwrap();
+        // A connection the server can no longer take is refused: that is the
+        // failure under test, not the test's.
         let silent: Vec<TcpStream> = (0..silent_clients)
-            .map(|_| TcpStream::connect(server.addr).unwrap())
+            .filter_map(|_| TcpStream::connect(server.addr).ok())
             .collect();
         thread::sleep(Duration::from_millis(500));
         let answer = get_or_nothing(&server);

@@ -31,7 +31,7 @@ Commands:
   watch [ID]    check again whenever the file is saved; without an ID, go from
                 one unfinished exercise to the next
   reset ID      put the starting code back (your version is kept in target/)
-  verify        for teachers and CI: every starting point fails its checks and
+  verify [ID]   for teachers and CI: every starting point fails its checks and
                 every reference solution passes them (--pristine: and every
                 working copy is still its starting point)
   table         every exercise as a Markdown table, for the teachers' page
@@ -76,7 +76,7 @@ fn main() -> ExitCode {
             None => watch(None),
         },
         "reset" => exercise().and_then(reset),
-        "verify" => verify(flag("--pristine")),
+        "verify" => verify(flag("--pristine"), id),
         "table" => table().map(|text| print!("{text}")),
         "copies" => check_copies(),
         "help" | "--help" | "-h" => {
@@ -535,8 +535,13 @@ fn build_every_exercise() -> Result<(), String> {
         .map_err(|error| format!("cannot run cargo: {error}"))
 }
 
-fn verify(pristine: bool) -> Result<(), String> {
-    let exercises = all()?;
+/// Every exercise, or only the one called `only`: its starting point fails its
+/// checks and its solution passes them.
+fn verify(pristine: bool, only: Option<&str>) -> Result<(), String> {
+    let exercises = match only {
+        Some(id) => std::slice::from_ref(find(id)?),
+        None => all()?,
+    };
     build_every_exercise()?;
     let evaluations = in_parallel(exercises, IN_PARALLEL, |exercise| {
         let start = evaluate(

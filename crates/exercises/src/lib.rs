@@ -14,37 +14,10 @@
 //! each starts from a trimmed copy of the stage's `main.rs`; the modules below
 //! hold the parts of the stage that they use unchanged.
 
-use std::path::Path;
-
-use common::access_log::AccessLog;
-use common::cli::{Cli, listen_or_exit};
-use stage01_fixed_page::accept::after_accept_error;
-use stage02_file_lookup::blocking::serve_connection_with;
-use stage02_file_lookup::request::Request;
-use stage02_file_lookup::response::Response;
-
 pub mod kept_alive;
 pub mod polling;
 /// Stage 8's connection table, from stage 8's library.
 pub use stage08_epoll::table;
-
-/// Stage 2's server, answering each well-formed request with `answer`.
-pub fn serve_one_at_a_time(
-    name: &'static str,
-    about: &'static str,
-    answer: fn(&Request, &Path) -> Response,
-) {
-    let mut arguments = Cli::new(name, 7802, about).parse();
-    let listener = listen_or_exit(name, &mut arguments.server);
-    let log = AccessLog::new(arguments.server.quiet);
-    let root = arguments.server.root;
-    loop {
-        match listener.accept() {
-            Ok((mut stream, peer)) => serve_connection_with(&mut stream, peer, &root, &log, answer),
-            Err(error) => after_accept_error(name, &error),
-        }
-    }
-}
 
 /// Stage 3's signal handling, the very file chapter 3 explains.
 #[path = "../../stage03-multiprocess/src/signals.rs"]

@@ -21,17 +21,21 @@
 //! and drives this same connection from epoll.
 
 pub mod connection;
+pub mod policy;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::access_log::AccessLog;
-use common::shutdown::StopFlag;
+use common::cli::{Arguments, Cli, exit_with_startup_error, listen_or_exit};
+use common::shutdown::{StopFlag, StopSignals, stop_flag_on_signal};
 use stage06_nonblocking::accept::accept_waiting;
 
 use connection::{Connection, Waiting};
+use policy::KeepAlivePolicy;
 
 /// The crate's name, which its messages start with.
 pub const NAME: &str = "stage07-keep-alive";
@@ -46,6 +50,9 @@ pub struct Settings {
     pub log: AccessLog,
     pub idle_timeout: Duration,
     pub poll_sleep: Duration,
+    /// Whether an answer keeps its connection open: `policy::KeepWhatIsAsked`
+    /// for stage 7 itself.
+    pub policy: Arc<dyn KeepAlivePolicy>,
 }
 
 // ANCHOR: polling_loop
@@ -62,7 +69,7 @@ pub fn serve_by_polling(listener: TcpListener, settings: &Settings, stop: &StopF
             }
         }
         let mut progressed = match &listener {
-            Some(listener) => accept_new_clients(listener, &mut connections, now),
+            Some(listener) => accept_new_clients(listener, &mut connections, settings, now),
             None => false,
         };
         connections.retain_mut(|connection| {
@@ -95,13 +102,67 @@ fn idle_too_long(connection: &Connection, now: Instant, settings: &Settings) -> 
 fn accept_new_clients(
     listener: &TcpListener,
     connections: &mut Vec<Connection>,
+    settings: &Settings,
     now: Instant,
 ) -> bool {
     let round = accept_waiting(NAME, listener, |stream, peer| {
         match Connection::new(stream, peer, now) {
-            Ok(connection) => connections.push(connection),
+            Ok(connection) => {
+                connections.push(connection.with_policy(Arc::clone(&settings.policy)));
+            }
             Err(error) => eprintln!("{NAME}: cannot use a new connection: {error}"),
         }
     });
     round.accepted > 0
+}
+
+/// Stage 7's command line: port 7807, `--idle-timeout` and `--poll-sleep-ms`.
+/// An extension adds its own options before it calls `parse`.
+pub fn cli(name: &'static str, about: &'static str) -> Cli {
+    Cli::new(name, 7807, about)
+        .option(
+            "--idle-timeout",
+            "SECS",
+            "close a connection that stays quiet this long [default: 5]",
+        )
+        .option(
+            "--poll-sleep-ms",
+            "N",
+            "rest N ms after a round that found nothing to do [default: 0, never rest]",
+        )
+}
+
+/// The idle timeout the command line asks for; a start-up error if it is 0.
+pub fn idle_timeout(name: &str, arguments: &Arguments) -> Duration {
+    let seconds = arguments
+        .value("--idle-timeout")
+        .unwrap_or(DEFAULT_IDLE_TIMEOUT_SECS);
+    if seconds == 0 {
+        exit_with_startup_error(name, "--idle-timeout must be at least 1 second");
+    }
+    Duration::from_secs(seconds)
+}
+
+/// Stage 7's server as its `main` runs it, from the parsed command line to the
+/// stop, with `policy` deciding whether an answer keeps its connection open.
+pub fn serve(name: &'static str, mut arguments: Arguments, policy: Arc<dyn KeepAlivePolicy>) {
+    let idle_timeout = idle_timeout(name, &arguments);
+    // First, before any other thread exists: Ctrl-C and SIGTERM raise `stop`.
+    let blocked = StopSignals::block_or_exit(name);
+    let stop = stop_flag_on_signal(name, &blocked);
+    let listener = listen_or_exit(name, &mut arguments.server);
+    if let Err(error) = listener.set_nonblocking(true) {
+        exit_with_startup_error(
+            name,
+            &format!("cannot make the listener non-blocking: {error}"),
+        );
+    }
+    let settings = Settings {
+        root: arguments.server.root.clone(),
+        log: AccessLog::new(arguments.server.quiet),
+        idle_timeout,
+        poll_sleep: Duration::from_millis(arguments.value("--poll-sleep-ms").unwrap_or(0)),
+        policy,
+    };
+    serve_by_polling(listener, &settings, &stop);
 }

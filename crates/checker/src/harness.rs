@@ -74,11 +74,23 @@ impl ServerProcess {
     /// Starts `program` on 127.0.0.1, port 0, serving a fresh copy of the site,
     /// with `--quiet` and then `arguments`.
     pub fn start(program: &str, arguments: &[&str]) -> io::Result<ServerProcess> {
+        ServerProcess::start_with_stderr(program, arguments, Stdio::inherit())
+    }
+
+    /// As [`ServerProcess::start`], with the server's stderr sent to `stderr`
+    /// (`Stdio::null()` keeps what it says there out of the caller's output).
+    pub fn start_with_stderr(
+        program: &str,
+        arguments: &[&str],
+        stderr: Stdio,
+    ) -> io::Result<ServerProcess> {
         let site = SiteCopy::new()?;
         let root = site.path.to_string_lossy().into_owned();
         let mut all = vec!["--addr", "127.0.0.1:0", "--root", &root, "--quiet"];
         all.extend_from_slice(arguments);
-        let mut server = ServerProcess::start_raw(Command::new(program).args(&all))?;
+        let mut command = Command::new(program);
+        command.args(&all).stderr(stderr);
+        let mut server = ServerProcess::spawn(&mut command, true)?;
         server.site = Some(site);
         Ok(server)
     }
@@ -94,22 +106,23 @@ impl ServerProcess {
         let root = site.path.to_string_lossy().into_owned();
         let mut all = vec!["--addr", "127.0.0.1:0", "--root", &root];
         all.extend_from_slice(arguments);
-        let mut server = ServerProcess::spawn(Command::new(program).args(&all), false)?;
+        let mut server = ServerProcess::spawn(
+            Command::new(program).args(&all).stderr(Stdio::inherit()),
+            false,
+        )?;
         server.site = Some(site);
         Ok(server)
     }
 
     /// Starts a prepared command that prints the `listening on` line first.
     pub fn start_raw(command: &mut Command) -> io::Result<ServerProcess> {
-        ServerProcess::spawn(command, true)
+        ServerProcess::spawn(command.stderr(Stdio::inherit()), true)
     }
 
     /// Starts `command`, reads its first line and, if `keep_reading`, the rest.
+    /// The caller chooses where its stderr goes.
     fn spawn(command: &mut Command, keep_reading: bool) -> io::Result<ServerProcess> {
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()?;
+        let mut child = command.stdout(Stdio::piped()).spawn()?;
         let stdout = child
             .stdout
             .take()

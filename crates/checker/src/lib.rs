@@ -19,13 +19,11 @@
 //! - [`graceful_stop`]: whether a server the tests started stops cleanly on a signal;
 //! - [`process`]: what `/proc` says about the server's process (threads, children,
 //!   zombies, CPU time, memory, open descriptors), also for the `lab` crate;
-//! - [`exercises`]: the exercises at the ends of the chapters, for `scripts/exercise`.
 //!
 //! Used from the command line: `cargo run -p checker -- http://127.0.0.1:7802/ --stage 2`.
 
 pub mod checks;
 pub mod client;
-pub mod exercises;
 pub mod graceful_stop;
 pub mod harness;
 pub mod http_date;
@@ -53,8 +51,8 @@ pub fn checks_for_stage(stage: u8) -> Vec<checks::Check> {
         .collect()
 }
 
-/// The checks of `stage`, or only the one named `only` (which may also be an
-/// exercise's check; none when no check has that name).
+/// The checks of `stage`, or only the one named `only` (none when no check has
+/// that name).
 pub fn select(stage: u8, only: Option<&str>) -> Vec<checks::Check> {
     match only {
         Some(name) => checks::find(name).into_iter().collect(),
@@ -62,8 +60,8 @@ pub fn select(stage: u8, only: Option<&str>) -> Vec<checks::Check> {
     }
 }
 
-/// Runs every check that applies to `stage` (or only the one named `only`, which
-/// may also be an exercise's check), calling `on_result` as each finishes.
+/// Runs every check that applies to `stage` (or only the one named `only`),
+/// calling `on_result` as each finishes.
 pub fn run(
     target: &Target,
     stage: u8,

@@ -11,7 +11,7 @@ use stage02_file_lookup::site::respond;
 const NOT_MODIFIED: Status = Status::new(304, "Not Modified");
 
 fn main() {
-    exercises::serve_one_at_a_time(
+    stage02_file_lookup::run(
         "ch02-conditional-get",
         "stage 2 with conditional requests",
         answer,

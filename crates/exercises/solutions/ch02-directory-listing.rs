@@ -10,7 +10,7 @@ use stage02_file_lookup::response::{Response, Status};
 use stage02_file_lookup::site::respond;
 
 fn main() {
-    exercises::serve_one_at_a_time(
+    stage02_file_lookup::run(
         "ch02-directory-listing",
         "stage 2 with directory listings",
         answer,

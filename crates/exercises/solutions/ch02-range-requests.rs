@@ -11,7 +11,7 @@ const PARTIAL_CONTENT: Status = Status::new(206, "Partial Content");
 const RANGE_NOT_SATISFIABLE: Status = Status::new(416, "Range Not Satisfiable");
 
 fn main() {
-    exercises::serve_one_at_a_time("ch02-range-requests", "stage 2 with range requests", answer);
+    stage02_file_lookup::run("ch02-range-requests", "stage 2 with range requests", answer);
 }
 
 fn answer(request: &Request, root: &Path) -> Response {

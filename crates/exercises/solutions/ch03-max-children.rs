@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use common::access_log::AccessLog;
 use common::cli::{Cli, exit_with_startup_error, listen_or_exit};
-use exercises::stage03_signals as signals;
 use nix::errno::Errno;
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork};
@@ -20,6 +19,7 @@ use stage01_fixed_page::accept::after_accept_error;
 use stage02_file_lookup::blocking::serve_connection;
 use stage02_file_lookup::response::{Status, write_response};
 use stage02_file_lookup::site::error_response;
+use stage03_multiprocess::signals;
 
 const NAME: &str = "ch03-max-children";
 

@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use common::access_log::AccessLog;
 use common::cli::{Cli, exit_with_startup_error, listen_or_exit};
-use exercises::stage03_signals as signals;
 use nix::errno::Errno;
 use nix::sys::prctl::set_pdeathsig;
 use nix::sys::signal::{SigSet, Signal, kill};
@@ -25,6 +24,7 @@ use nix::unistd::{ForkResult, Pid, fork, getpid, getppid};
 use stage01_fixed_page::accept::after_accept_error;
 use stage02_file_lookup::blocking::serve_connection_with;
 use stage02_file_lookup::site::respond;
+use stage03_multiprocess::signals;
 
 const NAME: &str = "ch03-prefork";
 

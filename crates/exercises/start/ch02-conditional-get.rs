@@ -15,7 +15,7 @@ use stage02_file_lookup::response::Response;
 use stage02_file_lookup::site::respond;
 
 fn main() {
-    exercises::serve_one_at_a_time(
+    stage02_file_lookup::run(
         "ch02-conditional-get",
         "stage 2 with conditional requests",
         answer,

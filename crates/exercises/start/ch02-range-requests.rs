@@ -17,7 +17,7 @@ use stage02_file_lookup::response::Response;
 use stage02_file_lookup::site::respond;
 
 fn main() {
-    exercises::serve_one_at_a_time("ch02-range-requests", "stage 2 with range requests", answer);
+    stage02_file_lookup::run("ch02-range-requests", "stage 2 with range requests", answer);
 }
 
 /// Answers one well-formed request. Start here.

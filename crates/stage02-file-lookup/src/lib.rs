@@ -28,9 +28,12 @@ use std::net::TcpListener;
 use std::path::Path;
 
 use common::access_log::AccessLog;
+use common::cli::{Cli, listen_or_exit};
 use stage01_fixed_page::accept::after_accept_error;
 
-use blocking::serve_connection;
+use blocking::serve_connection_with;
+use request::Request;
+use response::Response;
 
 pub mod blocking;
 pub mod request;
@@ -41,13 +44,28 @@ pub mod site;
 /// The crate's name, which its messages start with.
 pub const NAME: &str = "stage02-file-lookup";
 
+/// Stage 2's server, from the command line to the accept loop, answering each
+/// well-formed request with `answer`: [`site::respond`] for stage 2 itself, and
+/// the chapter's exercises bring their own (a folder listing, a range, ...).
+pub fn run(name: &'static str, about: &'static str, answer: impl Fn(&Request, &Path) -> Response) {
+    let mut arguments = Cli::new(name, 7802, about).parse();
+    let listener = listen_or_exit(name, &mut arguments.server);
+    let log = AccessLog::new(arguments.server.quiet);
+    serve_one_at_a_time(&listener, &arguments.server.root, &log, answer);
+}
+
 // ANCHOR: accept_loop
 /// Serves each connection to the end before accepting the next. While one client
 /// is being served, others wait in the kernel's queue: that is this stage's limit.
-pub fn serve_one_at_a_time(listener: &TcpListener, root: &Path, log: &AccessLog) {
+pub fn serve_one_at_a_time(
+    listener: &TcpListener,
+    root: &Path,
+    log: &AccessLog,
+    answer: impl Fn(&Request, &Path) -> Response,
+) {
     loop {
         match listener.accept() {
-            Ok((mut stream, peer)) => serve_connection(&mut stream, peer, root, log),
+            Ok((mut stream, peer)) => serve_connection_with(&mut stream, peer, root, log, &answer),
             Err(error) => after_accept_error(NAME, &error),
         }
     }

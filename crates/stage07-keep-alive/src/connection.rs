@@ -39,6 +39,7 @@ use std::mem;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::access_log::AccessLog;
@@ -47,6 +48,8 @@ use stage02_file_lookup::request::{BodyLength, Request, parse_request_head};
 use stage02_file_lookup::response::{Response, Status};
 use stage02_file_lookup::site::{error_response, respond, response_to_bad_request};
 use stage06_nonblocking::outgoing::{Outgoing, WriteOutcome};
+
+use crate::policy::{KeepAlivePolicy, KeepWhatIsAsked};
 
 /// The largest request body we read (and throw away) to keep a connection open.
 /// A larger one gets `413 Content Too Large`, and the connection closes.
@@ -87,6 +90,10 @@ pub struct Connection {
     head_timeout: Duration,
     /// The server is stopping: finish the answer in flight, then close.
     stopping: bool,
+    /// Whether an answer keeps the connection open ([`crate::policy`]).
+    policy: Arc<dyn KeepAlivePolicy>,
+    /// Requests answered on this connection so far, for the policy.
+    answered: u32,
 }
 
 /// Where a connection is between two requests, or inside one.
@@ -160,6 +167,8 @@ impl Connection {
             head_started: None,
             head_timeout: DEFAULT_HEAD_TIMEOUT,
             stopping: false,
+            policy: Arc::new(KeepWhatIsAsked),
+            answered: 0,
         })
     }
 
@@ -175,6 +184,13 @@ impl Connection {
     /// wake by then and call [`Connection::advance`], which answers 408.
     pub fn head_deadline(&self) -> Option<Instant> {
         self.head_started.map(|started| started + self.head_timeout)
+    }
+
+    /// The same connection, deciding with `policy` whether it stays open after
+    /// each answer (stage 7's own keeps it for as long as the client asks).
+    pub fn with_policy(mut self, policy: Arc<dyn KeepAlivePolicy>) -> Connection {
+        self.policy = policy;
+        self
     }
 
     /// When bytes last moved on this connection, either way.
@@ -307,8 +323,12 @@ impl Connection {
 
     /// The answer to a complete request: kept alive if the client wants it.
     fn answer(&mut self, request: Request, root: &Path) -> State {
-        let keep_alive = request.wants_keep_alive() && !self.stopping;
-        let response = respond(&request, root);
+        let mut response = respond(&request, root);
+        self.answered = self.answered.saturating_add(1);
+        // The policy is asked only when the connection could stay open.
+        let keep_alive = request.wants_keep_alive()
+            && !self.stopping
+            && self.policy.keep_alive(self.answered, &mut response);
         self.start_sending(Some(request), response, keep_alive, false)
     }
 

@@ -22,17 +22,21 @@
 //! and drives this same connection from epoll.
 
 pub mod connection;
+pub mod policy;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::access_log::AccessLog;
-use common::shutdown::StopFlag;
+use common::cli::{Arguments, Cli, exit_with_startup_error, listen_or_exit};
+use common::shutdown::{StopFlag, StopSignals, stop_flag_on_signal};
 use stage06_nonblocking::accept::accept_waiting;
 
-use connection::{Connection, Waiting};
+use connection::{Connection, DEFAULT_HEAD_TIMEOUT, Waiting};
+use policy::KeepAlivePolicy;
 
 /// The crate's name, which its messages start with.
 pub const NAME: &str = "stage07-keep-alive";
@@ -49,6 +53,9 @@ pub struct Settings {
     /// How long a request head may take to arrive whole (`--head-timeout`).
     pub head_timeout: Duration,
     pub poll_sleep: Duration,
+    /// Whether an answer keeps its connection open: `policy::KeepWhatIsAsked`
+    /// for stage 7 itself.
+    pub policy: Arc<dyn KeepAlivePolicy>,
 }
 
 // ANCHOR: polling_loop
@@ -108,9 +115,72 @@ fn accept_new_clients(
 ) -> bool {
     let round = accept_waiting(NAME, listener, |stream, peer| {
         match Connection::new(stream, peer, now) {
-            Ok(connection) => connections.push(connection.with_head_timeout(settings.head_timeout)),
+            Ok(connection) => connections.push(
+                connection
+                    .with_head_timeout(settings.head_timeout)
+                    .with_policy(Arc::clone(&settings.policy)),
+            ),
             Err(error) => eprintln!("{NAME}: cannot use a new connection: {error}"),
         }
     });
     round.accepted > 0
+}
+
+/// Stage 7's command line: port 7807, `--idle-timeout` and `--poll-sleep-ms`.
+/// An extension adds its own options before it calls `parse`.
+pub fn cli(name: &'static str, about: &'static str) -> Cli {
+    Cli::new(name, 7807, about)
+        .option(
+            "--idle-timeout",
+            "SECS",
+            "close a connection that stays quiet this long [default: 5]",
+        )
+        .option(
+            "--head-timeout",
+            "SECS",
+            "answer 408 to a request head not whole this long after its first byte [default: 10]",
+        )
+        .option(
+            "--poll-sleep-ms",
+            "N",
+            "rest N ms after a round that found nothing to do [default: 0, never rest]",
+        )
+}
+
+/// The idle timeout the command line asks for; a start-up error if it is 0.
+pub fn idle_timeout(name: &str, arguments: &Arguments) -> Duration {
+    let seconds = arguments
+        .value("--idle-timeout")
+        .unwrap_or(DEFAULT_IDLE_TIMEOUT_SECS);
+    if seconds == 0 {
+        exit_with_startup_error(name, "--idle-timeout must be at least 1 second");
+    }
+    Duration::from_secs(seconds)
+}
+
+/// Stage 7's server as its `main` runs it, from the parsed command line to the
+/// stop, with `policy` deciding whether an answer keeps its connection open.
+pub fn serve(name: &'static str, mut arguments: Arguments, policy: Arc<dyn KeepAlivePolicy>) {
+    let idle_timeout = idle_timeout(name, &arguments);
+    let head_timeout = arguments.seconds("--head-timeout", DEFAULT_HEAD_TIMEOUT);
+    // First, before any other thread exists: Ctrl-C and SIGTERM raise `stop`.
+    let blocked = StopSignals::block_or_exit(name);
+    let stop = stop_flag_on_signal(name, &blocked);
+    let listener = listen_or_exit(name, &mut arguments.server);
+    if let Err(error) = listener.set_nonblocking(true) {
+        exit_with_startup_error(
+            name,
+            &format!("cannot make the listener non-blocking: {error}"),
+        );
+    }
+    let settings = Settings {
+        root: arguments.server.root.clone(),
+        // Queued and written without waiting: a stdout nobody reads must not stop the loop.
+        log: AccessLog::non_blocking(arguments.server.quiet),
+        idle_timeout,
+        head_timeout,
+        poll_sleep: Duration::from_millis(arguments.value("--poll-sleep-ms").unwrap_or(0)),
+        policy,
+    };
+    serve_by_polling(listener, &settings, &stop);
 }

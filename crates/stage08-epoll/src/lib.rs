@@ -30,6 +30,7 @@
 //!
 //! Chapter 8 of the book explains this stage and its edge-triggered mistake.
 
+pub mod admission;
 pub mod table;
 
 use std::io;
@@ -39,6 +40,7 @@ use std::process;
 use std::time::{Duration, Instant};
 
 use common::access_log::{AccessLog, Backlog};
+use common::cli::{Arguments, Cli, exit_with_startup_error, listen_or_exit};
 use common::shutdown::StopSignals;
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
@@ -48,6 +50,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use stage06_nonblocking::accept::accept_waiting;
 use stage07_keep_alive::connection::{Connection, DEFAULT_HEAD_TIMEOUT, Waiting};
 
+use admission::{Admission, AdmitEveryone, refuse};
 use table::{ConnectionTable, Token};
 
 /// The crate's name, which its messages start with.
@@ -72,6 +75,9 @@ pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 5;
 /// A connection and what we last asked epoll to watch it for.
 struct Entry {
     connection: Connection,
+    /// Whose connection it is, kept from `accept` to tell the admission when it
+    /// ends: after a reset, asking the socket for its peer would fail.
+    peer: SocketAddr,
     interest: EpollFlags,
 }
 
@@ -100,6 +106,8 @@ pub struct Server {
     stopping: bool,
     /// So running out of descriptors is reported once, not ten times a second.
     told_out_of_descriptors: bool,
+    /// Who may open a connection: everyone, unless [`Server::with_admission`].
+    admission: Box<dyn Admission>,
 }
 // ANCHOR_END: server
 
@@ -150,6 +158,7 @@ impl Server {
             watching_stdout: false,
             stopping: false,
             told_out_of_descriptors: false,
+            admission: Box::new(AdmitEveryone),
         })
     }
 
@@ -160,6 +169,12 @@ impl Server {
         self
     }
     // ANCHOR_END: setup
+
+    /// The same server, asking `admission` who may open a connection.
+    pub fn with_admission(mut self, admission: impl Admission + 'static) -> Server {
+        self.admission = Box::new(admission);
+        self
+    }
 
     // ANCHOR: event_loop
     /// Waits for events and handles them, until a stop signal came and every
@@ -255,7 +270,7 @@ impl Server {
             }
             // Dropping the connection closes its socket, and closing a socket
             // removes it from every epoll set.
-            self.connections.remove(token);
+            self.remove_connection(token);
         }
     }
     // ANCHOR_END: wait_timeout
@@ -313,10 +328,16 @@ impl Server {
     /// the next `epoll_wait` says so at once: adding a socket that is already
     /// ready reports it, even edge-triggered.
     fn add_connection(&mut self, stream: TcpStream, peer: SocketAddr, now: Instant) {
+        // Asked first: a refused client never becomes a connection.
+        if let Err(refusal) = self.admission.admit(peer) {
+            refuse(stream, peer, refusal, &self.root, &self.log);
+            return;
+        }
         let connection = match Connection::new(stream, peer, now) {
             Ok(connection) => connection.with_head_timeout(self.head_timeout),
             Err(error) => {
                 eprintln!("{NAME}: cannot use a new connection: {error}");
+                self.admission.left(peer);
                 return;
             }
         };
@@ -324,6 +345,7 @@ impl Server {
         let token = self.connections.insert(
             Entry {
                 connection,
+                peer,
                 interest,
             },
             now,
@@ -334,7 +356,7 @@ impl Server {
         let event = EpollEvent::new(interest | self.trigger, token as u64);
         if let Err(error) = self.epoll.add(&entry.connection, event) {
             eprintln!("{NAME}: cannot watch a new connection: {error}");
-            self.connections.remove(token);
+            self.remove_connection(token);
         }
     }
     // ANCHOR_END: accept
@@ -361,7 +383,7 @@ impl Server {
                 entry.interest
             }
             Waiting::Closed => {
-                self.connections.remove(token);
+                self.remove_connection(token);
                 return;
             }
         };
@@ -370,7 +392,7 @@ impl Server {
         if wanted != entry.interest {
             let mut event = EpollEvent::new(wanted | self.trigger, token as u64);
             if self.epoll.modify(&entry.connection, &mut event).is_err() {
-                self.connections.remove(token);
+                self.remove_connection(token);
                 return;
             }
             entry.interest = wanted;
@@ -383,6 +405,17 @@ impl Server {
         self.connections.set_head_due(token, head_due);
     }
     // ANCHOR_END: advance
+
+    /// The one way a connection leaves the table, whatever ended it (the
+    /// client closed or reset it, it asked to close, it stayed idle too long,
+    /// epoll would not watch it), so the admission hears of every end.
+    fn remove_connection(&mut self, token: Token) {
+        // Dropping the connection closes its socket, and closing a socket
+        // removes it from every epoll set.
+        if let Some(entry) = self.connections.remove(token) {
+            self.admission.left(entry.peer);
+        }
+    }
 
     // ANCHOR: out_of_descriptors
     /// `accept` failed with EMFILE: every descriptor this process may open is
@@ -475,3 +508,59 @@ pub fn raise_descriptor_limit() {
     }
 }
 // ANCHOR_END: descriptor_limit
+
+/// Stage 8's command line: port 7808, `--idle-timeout` and `--edge`. An
+/// extension adds its own options before it calls `parse`.
+pub fn cli(name: &'static str, about: &'static str) -> Cli {
+    Cli::new(name, 7808, about)
+        .option(
+            "--idle-timeout",
+            "SECS",
+            "close a connection that stays quiet this long [default: 5]",
+        )
+        .option(
+            "--head-timeout",
+            "SECS",
+            "answer 408 to a request head not whole this long after its first byte [default: 10]",
+        )
+        .switch(
+            "--edge",
+            "edge-triggered epoll (EPOLLET) instead of level-triggered",
+        )
+}
+
+/// Stage 8's server as its `main` runs it, from the parsed command line to the
+/// stop, with `admission` deciding who may open a connection ([`AdmitEveryone`]
+/// for stage 8 itself).
+pub fn serve(name: &'static str, mut arguments: Arguments, admission: impl Admission + 'static) {
+    let idle_timeout = arguments
+        .value("--idle-timeout")
+        .unwrap_or(DEFAULT_IDLE_TIMEOUT_SECS);
+    if idle_timeout == 0 {
+        exit_with_startup_error(name, "--idle-timeout must be at least 1 second");
+    }
+    let head_timeout = arguments.seconds("--head-timeout", DEFAULT_HEAD_TIMEOUT);
+    // First, before any other thread exists: the stop signals wait to be read.
+    let blocked = StopSignals::block_or_exit(name);
+    raise_descriptor_limit();
+    let listener = listen_or_exit(name, &mut arguments.server);
+    let server = Server::new(
+        listener,
+        &blocked,
+        arguments.switch("--edge"),
+        Duration::from_secs(idle_timeout),
+        arguments.server.root.clone(),
+        // Queued and written without waiting: a stdout nobody reads must not stop the loop.
+        AccessLog::non_blocking(arguments.server.quiet),
+    );
+    let mut server = match server {
+        Ok(server) => server
+            .with_head_timeout(head_timeout)
+            .with_admission(admission),
+        Err(error) => exit_with_startup_error(name, &format!("cannot set up epoll: {error}")),
+    };
+    if let Err(error) = server.run() {
+        eprintln!("{name}: {error}");
+        process::exit(1);
+    }
+}

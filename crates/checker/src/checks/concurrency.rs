@@ -223,7 +223,7 @@ fn threads_back_to_baseline(context: &Context) -> Result<(), Failure> {
 }
 
 /// The `--pid` given, once it is known to name a running process.
-pub(crate) fn server_pid(context: &Context) -> Result<u32, Failure> {
+pub fn server_pid(context: &Context) -> Result<u32, Failure> {
     let pid = context
         .target
         .pid

@@ -68,7 +68,7 @@ pub fn checks() -> Vec<Check> {
 
 /// An HTTP/1.1 request that does not ask to close: a keep-alive server keeps
 /// the connection open after answering it.
-pub(crate) fn kept_request(context: &Context, method: &str, path: &str) -> Vec<u8> {
+pub fn kept_request(context: &Context, method: &str, path: &str) -> Vec<u8> {
     format!(
         "{method} {path} HTTP/1.1\r\nHost: {}\r\n\r\n",
         context.addr()
@@ -78,7 +78,7 @@ pub(crate) fn kept_request(context: &Context, method: &str, path: &str) -> Vec<u
 
 /// Reads the next reply on `connection` as an [`Exchange`], or a failure that
 /// says which request on the connection it was.
-pub(crate) fn next_reply(
+pub fn next_reply(
     context: &Context,
     connection: &mut Connection,
     request: &[u8],
@@ -100,7 +100,7 @@ pub(crate) fn next_reply(
     }
 }
 
-pub(crate) fn open(context: &Context, request: &[u8]) -> Result<Connection, Failure> {
+pub fn open(context: &Context, request: &[u8]) -> Result<Connection, Failure> {
     Connection::open(context.addr()).map_err(|error| {
         Failure::new(error.describe(), "a connection").sent(context.addr(), request)
     })

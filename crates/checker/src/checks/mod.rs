@@ -15,7 +15,6 @@ mod concurrency;
 mod errors;
 mod event_loop;
 mod exchange;
-mod exercises;
 mod files;
 mod head_timeout;
 mod keep_alive;
@@ -55,19 +54,15 @@ pub fn all() -> Vec<Check> {
     all
 }
 
-/// The checks of the exercises at the ends of the chapters. They never run as
-/// part of a stage: `scripts/exercise` (or `--only NAME`) asks for them by name.
-pub fn exercise_checks() -> Vec<Check> {
-    exercises::checks()
+/// The check called `name`.
+pub fn find(name: &str) -> Option<Check> {
+    all().into_iter().find(|check| check.name == name)
 }
 
-/// The check called `name`, among the stages' and the exercises'.
-pub fn find(name: &str) -> Option<Check> {
-    all()
-        .into_iter()
-        .chain(exercise_checks())
-        .find(|check| check.name == name)
-}
+// Helpers that other check suites built on this crate (the exercises' runner)
+// use too.
+pub use concurrency::server_pid;
+pub use keep_alive::{kept_request, next_reply, open};
 
 /// Fails unless the reply has the wanted status.
 pub fn expect_status(exchange: &Exchange, wanted: u16) -> Result<(), Failure> {
@@ -152,26 +147,12 @@ mod tests {
     #[test]
     fn every_check_has_a_name_of_its_own() {
         let mut seen = HashSet::new();
-        for check in all().into_iter().chain(exercise_checks()) {
+        for check in all() {
             assert!(
                 seen.insert(check.name),
                 "two checks are called {}",
                 check.name
             );
-        }
-    }
-
-    #[test]
-    fn every_exercise_names_checks_that_exist() {
-        for exercise in crate::exercises::EXERCISES {
-            assert!(!exercise.checks.is_empty(), "{} has no checks", exercise.id);
-            for name in exercise.checks {
-                assert!(
-                    find(name).is_some(),
-                    "{} names a check {name:?} that does not exist",
-                    exercise.id
-                );
-            }
         }
     }
 }

@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::checks::concurrency::server_pid;
-use crate::checks::{Check, expect_content_length, expect_status};
-use crate::client::Connection;
-use crate::process::children;
-use crate::report::Failure;
-use crate::target::{Context, Exchange};
+use checker::checks::server_pid;
+use checker::checks::{Check, expect_content_length, expect_status};
+use checker::client::Connection;
+use checker::process::children;
+use checker::report::Failure;
+use checker::target::{Context, Exchange};
 
 /// The cap `ch03-max-children` is started with (`--max-children 64`). It is
 /// above 50 because the stage's own checks hold 50 connections at once.

@@ -3,11 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use crate::checks::keep_alive::{kept_request, next_reply, open};
-use crate::checks::{Check, expect_body, expect_status};
-use crate::client::{Connection, Reply};
-use crate::report::Failure;
-use crate::target::Context;
+use checker::checks::{Check, expect_body, expect_status};
+use checker::checks::{kept_request, next_reply, open};
+use checker::client::{Connection, Reply};
+use checker::report::Failure;
+use checker::target::Context;
 
 pub fn checks() -> Vec<Check> {
     vec![

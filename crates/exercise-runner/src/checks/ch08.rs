@@ -11,10 +11,10 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::checks::Check;
-use crate::client::Connection;
-use crate::report::Failure;
-use crate::target::Context;
+use checker::checks::Check;
+use checker::client::Connection;
+use checker::report::Failure;
+use checker::target::Context;
 
 pub fn checks() -> Vec<Check> {
     vec![

@@ -5,10 +5,10 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::checks::{Check, expect_content_length, expect_content_type, expect_status};
-use crate::client::Connection;
-use crate::report::Failure;
-use crate::target::{Context, Exchange};
+use checker::checks::{Check, expect_content_length, expect_content_type, expect_status};
+use checker::client::Connection;
+use checker::report::Failure;
+use checker::target::{Context, Exchange};
 
 /// The pool `ch04-status-page` is started with (`--pool 4`).
 pub const POOL_SIZE: usize = 4;

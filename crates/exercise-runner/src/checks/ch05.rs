@@ -5,10 +5,10 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::checks::{Check, expect_content_length, expect_status};
-use crate::client::Connection;
-use crate::report::Failure;
-use crate::target::{Context, Exchange};
+use checker::checks::{Check, expect_content_length, expect_status};
+use checker::client::Connection;
+use checker::report::Failure;
+use checker::target::{Context, Exchange};
 
 /// The deadline `ch05-head-deadline` is started with (`--head-deadline 2`).
 pub const HEAD_DEADLINE: Duration = Duration::from_secs(2);
@@ -113,7 +113,7 @@ fn head_deadline(context: &Context) -> Result<(), Failure> {
     let shown = String::from_utf8_lossy(&request[..sent]).into_owned();
     let reply = trickling.read_reply(true).map_err(|error| {
         let problem = match &error {
-            crate::client::ClientError::Timeout { received } if received.is_empty() => format!(
+            checker::client::ClientError::Timeout { received } if received.is_empty() => format!(
                 "a client sent its head a byte every {} ms; after {:.0} s ({sent} bytes) the \
                  server was still waiting for the rest: each read got a byte in time, so a \
                  timeout per read never fires",

@@ -1,20 +1,22 @@
 //! `scripts/exercise`: the runner for the exercises at the ends of the chapters.
 //!
 //! Each exercise is a small server in `crates/exercises/src/bin/ID.rs` that the
-//! student grows. The runner builds it, starts it on a free port with a private
-//! copy of the site, and runs the checker: the exercise's own checks, and the
-//! checks of its chapter's stage, so nothing that worked may break.
+//! student grows, made from its starting point `crates/exercises/start/ID.rs` the
+//! first time the runner needs it. The runner builds it, starts it on a free port
+//! with a private copy of the site, and runs the checker: the exercise's own
+//! checks, and the checks of its chapter's stage, so nothing that worked may break.
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::{Command, ExitCode, Stdio};
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use checker::checks::{self, Check};
-use checker::exercises::{EXERCISES, Exercise, find};
+use checker::checks::Check;
 use checker::harness::ServerProcess;
 use checker::{Outcome, Report};
+use exercise_runner::exercises::{self, Exercise};
+use exercise_runner::{checks, copies};
 
 const USAGE: &str = "\
 exercise: check your work on the course's exercises
@@ -22,17 +24,19 @@ exercise: check your work on the course's exercises
 Usage: scripts/exercise COMMAND [ID]
 
 Commands:
-  list          every exercise, and whether it is done
+  list          every exercise, and whether it is done (--json: as JSON)
   show ID       what the exercise asks for, and the file to edit
   check ID      build the exercise, run its checks and its stage's checks
   hint ID       the next hint (--all for every hint at once)
   watch [ID]    check again whenever the file is saved; without an ID, go from
                 one unfinished exercise to the next
   reset ID      put the starting code back (your version is kept in target/)
-  verify        for teachers and CI: every starting point fails its checks and
+  verify [ID]   for teachers and CI: every starting point fails its checks and
                 every reference solution passes them (--pristine: and every
                 working copy is still its starting point)
   table         every exercise as a Markdown table, for the teachers' page
+  copies        for CI: every starting point copied from a stage is still that
+                stage's code outside its `// EXERCISE:` regions
 ";
 
 fn main() -> ExitCode {
@@ -48,10 +52,16 @@ fn main() -> ExitCode {
             format!("`{command}` needs an exercise ID; `scripts/exercise list` shows them")
         })?;
         find(id)
-            .ok_or_else(|| format!("no exercise called {id:?}; `scripts/exercise list` shows them"))
     };
+    let needs_working_copies = !matches!(command, "table" | "copies" | "help" | "--help" | "-h");
+    if needs_working_copies {
+        if let Err(message) = make_missing_working_copies() {
+            eprintln!("exercise: {message}");
+            return ExitCode::FAILURE;
+        }
+    }
     let result = match command {
-        "list" => list(),
+        "list" => list(flag("--json")),
         "show" => exercise().map(show),
         "check" => exercise().and_then(|exercise| {
             if check(exercise) {
@@ -66,11 +76,9 @@ fn main() -> ExitCode {
             None => watch(None),
         },
         "reset" => exercise().and_then(reset),
-        "verify" => verify(flag("--pristine")),
-        "table" => {
-            print!("{}", table());
-            Ok(())
-        }
+        "verify" => verify(flag("--pristine"), id),
+        "table" => table().map(|text| print!("{text}")),
+        "copies" => check_copies(),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())
@@ -97,16 +105,49 @@ fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace().join("target"), PathBuf::from)
 }
 
+/// Every exercise, in the order of the book.
+fn all() -> Result<&'static [Exercise], String> {
+    exercises::all()
+}
+
+/// The exercise called `id`.
+fn find(id: &str) -> Result<&'static Exercise, String> {
+    all()?
+        .iter()
+        .find(|exercise| exercise.name == id)
+        .ok_or_else(|| format!("no exercise called {id:?}; `scripts/exercise list` shows them"))
+}
+
+/// The student's file. It is not in git (`src/bin/` is ignored): the runner
+/// makes it from the starting point the first time it is needed.
 fn working_copy(exercise: &Exercise) -> PathBuf {
     workspace()
         .join("crates/exercises/src/bin")
-        .join(format!("{}.rs", exercise.id))
+        .join(format!("{}.rs", exercise.name))
 }
 
 fn starting_point(exercise: &Exercise) -> PathBuf {
     workspace()
         .join("crates/exercises/start")
-        .join(format!("{}.rs", exercise.id))
+        .join(format!("{}.rs", exercise.name))
+}
+
+/// Makes the working copy of every exercise that has none yet, from its
+/// starting point, so that each is a binary Cargo can build. A working copy
+/// that exists is the student's and is never touched.
+fn make_missing_working_copies() -> Result<(), String> {
+    for exercise in all()? {
+        let working = working_copy(exercise);
+        if working.exists() {
+            continue;
+        }
+        if let Some(folder) = working.parent() {
+            fs::create_dir_all(folder).map_err(|error| error.to_string())?;
+        }
+        fs::copy(starting_point(exercise), &working)
+            .map_err(|error| format!("cannot make {}: {error}", relative(&working)))?;
+    }
+    Ok(())
 }
 
 fn relative(path: &Path) -> String {
@@ -144,9 +185,21 @@ impl Evaluation {
     }
 }
 
+/// How much of an exercise's server to look at.
+#[derive(Clone, Copy)]
+enum Scope {
+    /// The exercise's own checks, the server's stderr hidden: for `list`.
+    OwnChecks,
+    /// Its stage's checks too, the stderr hidden: for `verify`.
+    WithStage,
+    /// Its stage's checks too, and what the server says on stderr (a panic, say)
+    /// shown: for the student's `check`.
+    WithStageAndStderr,
+}
+
 /// Builds `binary` (a working copy, `start-ID` or `solution-ID`) and runs the
-/// exercise's checks against it, and its stage's checks too when `with_stage`.
-fn evaluate(exercise: &Exercise, binary: &str, with_stage: bool) -> Evaluation {
+/// exercise's checks against it, and its stage's checks too if `scope` says so.
+fn evaluate(exercise: &Exercise, binary: &str, scope: Scope) -> Evaluation {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let built = Command::new(cargo)
         .args([
@@ -171,7 +224,13 @@ fn evaluate(exercise: &Exercise, binary: &str, with_stage: bool) -> Evaluation {
         Err(error) => return Evaluation::DoesNotCompile(format!("cannot run cargo: {error}")),
     }
     let program = target_dir().join("debug").join(binary);
-    let server = match ServerProcess::start(&program.to_string_lossy(), exercise.arguments) {
+    let arguments: Vec<&str> = exercise.arguments.iter().map(String::as_str).collect();
+    let stderr = match scope {
+        Scope::WithStageAndStderr => Stdio::inherit(),
+        Scope::OwnChecks | Scope::WithStage => Stdio::null(),
+    };
+    let started = ServerProcess::start_with_stderr(&program.to_string_lossy(), &arguments, stderr);
+    let server = match started {
         Ok(server) => server,
         Err(error) => return Evaluation::DidNotStart(error.to_string()),
     };
@@ -182,6 +241,7 @@ fn evaluate(exercise: &Exercise, binary: &str, with_stage: bool) -> Evaluation {
         .filter_map(|name| checks::find(name))
         .collect();
     let own = checker::run_checks(&target, exercise.chapter, &own_checks, |_| {});
+    let with_stage = !matches!(scope, Scope::OwnChecks);
     let stage = with_stage.then(|| {
         if !still_answers(&target) {
             return Ok(no_longer_answers(exercise.chapter));
@@ -228,41 +288,89 @@ fn no_longer_answers(chapter: u8) -> Report {
     }
 }
 
-fn list() -> Result<(), String> {
+/// Every exercise and whether it is done: a table, or with `json` a JSON array.
+/// Progress goes to stderr while the servers are checked, so the output on
+/// stdout stays the list alone.
+fn list(json: bool) -> Result<(), String> {
+    let exercises = all()?;
+    eprintln!("building the {} exercises...", exercises.len());
     build_every_exercise()?;
-    let evaluations = in_parallel(EXERCISES, IN_PARALLEL, |exercise| {
-        evaluate(exercise, exercise.id, false)
+    let checked = std::sync::atomic::AtomicUsize::new(0);
+    let evaluations = in_parallel(exercises, IN_PARALLEL, |exercise| {
+        let evaluation = evaluate(exercise, &exercise.name, Scope::OwnChecks);
+        let count = checked.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        eprintln!("checked {count} of {}: {}", exercises.len(), exercise.name);
+        evaluation
     });
+    if json {
+        let states: Vec<ListedState> = exercises
+            .iter()
+            .zip(&evaluations)
+            .map(|(exercise, evaluation)| ListedState::of(exercise, evaluation))
+            .collect();
+        let text = serde_json::to_string_pretty(&states).map_err(|error| error.to_string())?;
+        println!("{text}");
+        return Ok(());
+    }
     let mut done = 0;
-    for (exercise, evaluation) in EXERCISES.iter().zip(evaluations) {
+    for (exercise, evaluation) in exercises.iter().zip(&evaluations) {
         done += usize::from(evaluation.is_done());
         println!(
             "{:26} ch. {}  {:38} {}",
-            exercise.id,
+            exercise.name,
             exercise.chapter,
             exercise.title,
             evaluation.status()
         );
     }
-    println!("{done} of {} exercises done", EXERCISES.len());
+    println!("{done} of {} exercises done", exercises.len());
     Ok(())
+}
+
+/// One exercise in `list --json`.
+#[derive(serde::Serialize)]
+struct ListedState<'a> {
+    name: &'a str,
+    chapter: u8,
+    /// "done" or "todo"; an exercise that does not build or start is to do.
+    state: &'static str,
+    /// The exercise's own checks that fail; none when it is done. A server that
+    /// does not build or start fails them all.
+    failing_checks: Vec<&'a str>,
+}
+
+impl<'a> ListedState<'a> {
+    fn of(exercise: &'a Exercise, evaluation: &Evaluation) -> ListedState<'a> {
+        let failing_checks = match evaluation {
+            Evaluation::Checked { own, .. } => own.failures(),
+            Evaluation::DoesNotCompile(_) | Evaluation::DidNotStart(_) => {
+                exercise.checks.iter().map(String::as_str).collect()
+            }
+        };
+        ListedState {
+            name: &exercise.name,
+            chapter: exercise.chapter,
+            state: if evaluation.is_done() { "done" } else { "todo" },
+            failing_checks,
+        }
+    }
 }
 
 fn show(exercise: &Exercise) {
     println!(
         "{} (chapter {}): {}",
-        exercise.id, exercise.chapter, exercise.title
+        exercise.name, exercise.chapter, exercise.title
     );
-    println!("goal:  {}", squeeze(exercise.goal));
+    println!("goal:  {}", squeeze(&exercise.goal));
     println!("edit:  {}", relative(&working_copy(exercise)));
-    println!("check: scripts/exercise check {}", exercise.id);
+    println!("check: scripts/exercise check {}", exercise.name);
 }
 
 /// Prints what the checks found; true when the exercise is done.
 fn check(exercise: &Exercise) -> bool {
     show(exercise);
     println!();
-    let evaluation = evaluate(exercise, exercise.id, true);
+    let evaluation = evaluate(exercise, &exercise.name, Scope::WithStageAndStderr);
     match &evaluation {
         Evaluation::DoesNotCompile(errors) => {
             println!("It does not compile yet:\n\n{errors}");
@@ -300,18 +408,18 @@ fn check(exercise: &Exercise) -> bool {
     }
     println!();
     if evaluation.is_done() {
-        println!("Done: {} passes every check.", exercise.id);
+        println!("Done: {} passes every check.", exercise.name);
     } else {
         println!(
             "Not done yet. A hint: scripts/exercise hint {}",
-            exercise.id
+            exercise.name
         );
     }
     evaluation.is_done()
 }
 
 fn hint(exercise: &Exercise, all: bool) -> Result<(), String> {
-    let state = target_dir().join("exercises/hints").join(exercise.id);
+    let state = target_dir().join("exercises/hints").join(&exercise.name);
     let shown: usize = fs::read_to_string(&state)
         .ok()
         .and_then(|text| text.trim().parse().ok())
@@ -340,7 +448,7 @@ fn reset(exercise: &Exercise) -> Result<(), String> {
         .map_or(0, |since| since.as_secs());
     let backup = target_dir()
         .join("exercises/backup")
-        .join(format!("{}-{stamp}.rs", exercise.id));
+        .join(format!("{}-{stamp}.rs", exercise.name));
     if let Some(folder) = backup.parent() {
         fs::create_dir_all(folder).map_err(|error| error.to_string())?;
     }
@@ -349,7 +457,7 @@ fn reset(exercise: &Exercise) -> Result<(), String> {
             .map_err(|error| format!("cannot keep your version: {error}"))?;
     }
     fs::copy(starting_point(exercise), &working).map_err(|error| error.to_string())?;
-    let _ = fs::remove_file(target_dir().join("exercises/hints").join(exercise.id));
+    let _ = fs::remove_file(target_dir().join("exercises/hints").join(&exercise.name));
     println!(
         "{} is back at its starting point; your version is in {}",
         relative(&working),
@@ -367,10 +475,11 @@ fn modified(path: &Path) -> Option<SystemTime> {
 /// Checks, then waits for the file to be saved, and checks again. Without an
 /// exercise named, starts with the first unfinished one and moves on when done.
 fn watch(chosen: Option<&'static Exercise>) -> Result<(), String> {
+    let exercises = all()?;
     let next_unfinished = || {
-        EXERCISES
+        exercises
             .iter()
-            .find(|exercise| !evaluate(exercise, exercise.id, false).is_done())
+            .find(|exercise| !evaluate(exercise, &exercise.name, Scope::OwnChecks).is_done())
     };
     let Some(mut current) = chosen.or_else(next_unfinished) else {
         println!("Every exercise is done.");
@@ -378,7 +487,7 @@ fn watch(chosen: Option<&'static Exercise>) -> Result<(), String> {
     };
     loop {
         let seen = modified(&working_copy(current));
-        println!("\n==== {} ====", current.id);
+        println!("\n==== {} ====", current.name);
         if check(current) && chosen.is_none() {
             match next_unfinished() {
                 Some(next) => {
@@ -426,15 +535,29 @@ fn build_every_exercise() -> Result<(), String> {
         .map_err(|error| format!("cannot run cargo: {error}"))
 }
 
-fn verify(pristine: bool) -> Result<(), String> {
+/// Every exercise, or only the one called `only`: its starting point fails its
+/// checks and its solution passes them.
+fn verify(pristine: bool, only: Option<&str>) -> Result<(), String> {
+    let exercises = match only {
+        Some(id) => std::slice::from_ref(find(id)?),
+        None => all()?,
+    };
     build_every_exercise()?;
-    let evaluations = in_parallel(EXERCISES, IN_PARALLEL, |exercise| {
-        let start = evaluate(exercise, &format!("start-{}", exercise.id), true);
-        let solution = evaluate(exercise, &format!("solution-{}", exercise.id), true);
+    let evaluations = in_parallel(exercises, IN_PARALLEL, |exercise| {
+        let start = evaluate(
+            exercise,
+            &format!("start-{}", exercise.name),
+            Scope::WithStage,
+        );
+        let solution = evaluate(
+            exercise,
+            &format!("solution-{}", exercise.name),
+            Scope::WithStage,
+        );
         (start, solution)
     });
     let mut problems = Vec::new();
-    for (exercise, (start, solution)) in EXERCISES.iter().zip(evaluations) {
+    for (exercise, (start, solution)) in exercises.iter().zip(evaluations) {
         let start_text = match &start {
             Evaluation::Checked { own, stage }
                 if !own.all_passed() && stage.as_ref().is_none_or(Report::all_passed) =>
@@ -444,14 +567,14 @@ fn verify(pristine: bool) -> Result<(), String> {
             Evaluation::Checked { own, .. } if own.all_passed() => {
                 problems.push(format!(
                     "{}: the starting point already passes its checks",
-                    exercise.id
+                    exercise.name
                 ));
                 "start PASSES (it must not)".into()
             }
             other => {
                 problems.push(format!(
                     "{}: the starting point is broken: {}",
-                    exercise.id,
+                    exercise.name,
                     describe(other)
                 ));
                 "start BROKEN".into()
@@ -462,7 +585,7 @@ fn verify(pristine: bool) -> Result<(), String> {
         } else {
             problems.push(format!(
                 "{}: the solution does not pass: {}",
-                exercise.id,
+                exercise.name,
                 describe(&solution)
             ));
             "solution FAILS".to_string()
@@ -473,14 +596,14 @@ fn verify(pristine: bool) -> Result<(), String> {
             if !same {
                 problems.push(format!(
                     "{}: the working copy is not its starting point",
-                    exercise.id
+                    exercise.name
                 ));
             }
         }
-        println!("{:26} {start_text:34} {solution_text}", exercise.id);
+        println!("{:26} {start_text:34} {solution_text}", exercise.name);
     }
     if problems.is_empty() {
-        println!("all {} exercises verified", EXERCISES.len());
+        println!("all {} exercises verified", exercises.len());
         Ok(())
     } else {
         Err(problems.join("\n"))
@@ -489,13 +612,14 @@ fn verify(pristine: bool) -> Result<(), String> {
 
 /// Every exercise as a Markdown table: chapter, id, what it asks, its checks,
 /// and about how long it takes. The teachers' page includes it.
-fn table() -> String {
+fn table() -> Result<String, String> {
+    let exercises = all()?;
     let mut text = String::from(
         "<!-- Written by `scripts/exercise table`; scripts/test checks it is current. -->\n\n\
          | chapter | exercise | what the student builds | checked by | minutes |\n\
          |---:|---|---|---|---:|\n",
     );
-    for exercise in EXERCISES {
+    for exercise in exercises {
         let checks: Vec<String> = exercise
             .checks
             .iter()
@@ -504,19 +628,56 @@ fn table() -> String {
         text.push_str(&format!(
             "| {} | `{}` | {} | {} | {} |\n",
             exercise.chapter,
-            exercise.id,
-            squeeze(exercise.goal),
+            exercise.name,
+            squeeze(&exercise.goal),
             checks.join(", "),
             exercise.minutes
         ));
     }
-    let total: u32 = EXERCISES.iter().map(|exercise| exercise.minutes).sum();
+    let total: u32 = exercises.iter().map(|exercise| exercise.minutes).sum();
     text.push_str(&format!(
         "\n{} exercises, about {} hours in all.\n",
-        EXERCISES.len(),
+        exercises.len(),
         (total + 30) / 60
     ));
-    text
+    Ok(text)
+}
+
+/// Every starting point that copies a stage's code (`copy_of` in info.toml) is
+/// still that code outside its marked regions: the copy and the stage cannot
+/// drift apart unnoticed.
+fn check_copies() -> Result<(), String> {
+    let mut problems = Vec::new();
+    for exercise in all()?
+        .iter()
+        .filter(|exercise| !exercise.copy_of.is_empty())
+    {
+        let read = |path: &Path| {
+            fs::read_to_string(path).map_err(|error| format!("{}: {error}", relative(path)))
+        };
+        let copy = read(&starting_point(exercise))?;
+        let mut stage = String::new();
+        for file in &exercise.copy_of {
+            stage.push_str(&read(&workspace().join(file))?);
+            stage.push('\n');
+        }
+        let sources = exercise.copy_of.join(" + ");
+        match copies::compare(&copy, &stage) {
+            Ok(()) => println!(
+                "{:26} is {sources} outside its marked regions",
+                exercise.name
+            ),
+            Err(why) => problems.push(format!(
+                "{} has drifted from {sources}: {why}",
+                relative(&starting_point(exercise))
+            )),
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
 }
 
 /// `work` applied to every item, on up to `threads` threads at once, in order.

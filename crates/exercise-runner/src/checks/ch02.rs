@@ -3,12 +3,13 @@
 use std::fs;
 use std::time::{Duration, SystemTime};
 
-use crate::checks::{
+use super::borrowed::http_date;
+use checker::checks::{
     Check, expect_body, expect_content_length, expect_content_type, expect_status,
 };
-use crate::client::Connection;
-use crate::report::Failure;
-use crate::target::{Context, Exchange};
+use checker::client::Connection;
+use checker::report::Failure;
+use checker::target::{Context, Exchange};
 
 pub fn checks() -> Vec<Check> {
     vec![
@@ -143,7 +144,7 @@ fn modified_date(context: &Context, name: &str) -> Result<(SystemTime, String), 
     let modified = fs::metadata(context.fixtures.dir.join(name))
         .and_then(|metadata| metadata.modified())
         .map_err(|error| Failure::new(format!("cannot read {name}'s time: {error}"), ""))?;
-    Ok((modified, crate::http_date::format_http_date(modified)))
+    Ok((modified, http_date(modified)))
 }
 
 fn last_modified(context: &Context) -> Result<(), Failure> {
@@ -166,7 +167,7 @@ fn last_modified(context: &Context) -> Result<(), Failure> {
 fn if_modified_since(context: &Context) -> Result<(), Failure> {
     let path = context.fixtures.url_of("page.html");
     let (modified, date) = modified_date(context, "page.html")?;
-    let earlier = crate::http_date::format_http_date(modified - Duration::from_secs(86_400));
+    let earlier = http_date(modified - Duration::from_secs(86_400));
     // Not modified since the file's own time: 304, and not a byte of body.
     let request = context.request_with("GET", &path, &[("If-Modified-Since", &date)]);
     let mut connection =

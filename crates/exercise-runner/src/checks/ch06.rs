@@ -6,10 +6,11 @@ use std::io::Read;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::checks::{Check, expect_body, expect_content_length, expect_status};
-use crate::client::{Connection, Reply, is_timeout};
-use crate::report::Failure;
-use crate::target::{Context, Exchange, LARGE_FILE_SIZE};
+use super::borrowed::find_head_end;
+use checker::checks::{Check, expect_body, expect_content_length, expect_status};
+use checker::client::{Connection, Reply, is_timeout};
+use checker::report::Failure;
+use checker::target::{Context, Exchange, LARGE_FILE_SIZE};
 
 pub fn checks() -> Vec<Check> {
     vec![
@@ -326,7 +327,7 @@ fn slow_download(context: &Context) -> Result<(), Failure> {
             return Err(failure("30 s passed before the transfer ended".into()));
         }
     }
-    let body = crate::response_reader::find_head_end(&received).map(|end| &received[end..]);
+    let body = find_head_end(&received).map(|end| &received[end..]);
     if body != Some(&context.fixtures.bytes_of("large.bin")[..]) {
         return Err(failure(format!(
             "the connection closed after {} bytes, {:.1} s into the download",

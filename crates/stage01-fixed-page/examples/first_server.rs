@@ -5,7 +5,8 @@
 use std::io::{Read, Write};
 use std::net::TcpListener;
 
-const PAGE: &str = "<!doctype html>\n<title>First server</title>\n<h1>Hello from my first server</h1>\n";
+const PAGE: &str =
+    "<!doctype html>\n<title>First server</title>\n<h1>Hello from my first server</h1>\n";
 
 fn main() -> std::io::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:7801")?;

@@ -6,70 +6,43 @@
 //! when dropped, which happens however the connection ends.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::thread::{self, JoinHandle};
-use std::time::Duration;
 
-use common::access_log::AccessLog;
-use common::cli::{Cli, exit_with_startup_error, listen_or_exit};
-use common::shutdown::{StopFlag, StopSignals};
-use exercises::stopping::{next_connection, stop_on_signal};
-use stage02_file_lookup::blocking::serve_connection;
+use common::cli::exit_with_startup_error;
 use stage02_file_lookup::response::{Status, write_response};
 use stage02_file_lookup::site::error_response;
+use stage04_multithread::{Connections, Job, Site, cli, serve};
 
 const NAME: &str = "ch04-per-client-limit";
 
 /// How many connections one address may hold when `--per-client` is not given.
 const DEFAULT_PER_CLIENT: usize = 64;
-/// How long a client may stay silent, by default, before its thread gives up.
-const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn main() {
-    let mut arguments = Cli::new(NAME, 7804, "stage 4 with a limit per client")
-        .option(
-            "--per-client",
-            "N",
-            "at most N connections at once from one address; more get 429 [default: 64]",
-        )
-        .option(
-            "--read-timeout",
-            "SECS",
-            "how long a client may stay silent (or stop reading) [default: 10]",
-        )
-        .parse();
-    let per_client: usize = arguments
-        .value("--per-client")
-        .unwrap_or(DEFAULT_PER_CLIENT);
-    let read_timeout = arguments.seconds("--read-timeout", DEFAULT_READ_TIMEOUT);
-    if per_client == 0 {
-        exit_with_startup_error(NAME, "--per-client must be above zero");
-    }
-    // Hold Ctrl-C and SIGTERM back until the thread that takes them up exists.
-    let blocked = StopSignals::block_or_exit(NAME);
-    let listener = listen_or_exit(NAME, &mut arguments.server);
-    let stop = stop_on_signal(NAME, &blocked, &listener);
-    let site = Arc::new(Site {
-        root: arguments.server.root.clone(),
-        log: AccessLog::new(arguments.server.quiet),
-        client_timeout: read_timeout,
-        per_client,
-        open: Arc::new(OpenConnections::default()),
-    });
-    serve_with_a_thread_each(listener, &stop, &site);
-}
-
-/// What every connection's thread needs, shared by all of them through an `Arc`.
-struct Site {
-    root: PathBuf,
-    log: AccessLog,
-    client_timeout: Duration,
+/// Stage 4's site, with a limit on the connections one address holds at once.
+struct LimitPerClient {
+    site: Site,
     /// How many connections one address may hold at once.
     per_client: usize,
     /// How many each address holds now.
     open: Arc<OpenConnections>,
+}
+
+impl Connections for LimitPerClient {
+    fn take(self: Arc<Self>, stream: TcpStream, peer: SocketAddr) -> Option<Job> {
+        // Counted here, in the one thread that accepts, before the connection's
+        // thread exists: the next `accept` already sees this connection.
+        let Some(slot) = self.open.try_open(peer.ip(), self.per_client) else {
+            refuse(stream, peer, &self.site);
+            return None;
+        };
+        // The slot moves into the thread's work. If the thread cannot start,
+        // the work is dropped, and the slot with it.
+        Some(Box::new(move || {
+            let _slot = slot;
+            self.site.serve(stream, peer);
+        }))
+    }
 }
 
 const TOO_MANY_REQUESTS: Status = Status::new(429, "Too Many Requests");
@@ -126,47 +99,6 @@ impl Drop for ConnectionSlot {
     }
 }
 
-impl Site {
-    /// Serves one connection, in whichever thread runs it.
-    fn serve(&self, mut stream: TcpStream, peer: SocketAddr) {
-        let timeouts_set = stream.set_read_timeout(Some(self.client_timeout)).is_ok()
-            && stream.set_write_timeout(Some(self.client_timeout)).is_ok();
-        if timeouts_set {
-            serve_connection(&mut stream, peer, &self.root, &self.log);
-        }
-    }
-}
-
-/// A new thread for every connection, as long as its client holds fewer than
-/// `per_client` connections.
-fn serve_with_a_thread_each(listener: TcpListener, stop: &StopFlag, site: &Arc<Site>) {
-    let mut threads: Vec<JoinHandle<()>> = Vec::new();
-    while let Some((stream, peer)) = next_connection(NAME, &listener, stop) {
-        threads.retain(|thread| !thread.is_finished());
-        // Counted here, in the one thread that accepts, before the connection's
-        // thread exists: the next `accept` already sees this connection.
-        let Some(slot) = site.open.try_open(peer.ip(), site.per_client) else {
-            refuse(stream, peer, site);
-            continue;
-        };
-        let site = Arc::clone(site);
-        // The slot moves into the thread. If the thread cannot start, the closure
-        // is dropped, and the slot with it.
-        let started = thread::Builder::new().spawn(move || {
-            let _slot = slot;
-            site.serve(stream, peer);
-        });
-        match started {
-            Ok(thread) => threads.push(thread),
-            Err(error) => eprintln!("{NAME}: cannot start a thread for {peer}: {error}"),
-        }
-    }
-    drop(listener);
-    for thread in threads {
-        let _ = thread.join();
-    }
-}
-
 /// Answers `429 Too Many Requests` from the accept loop and closes. It reads
 /// nothing: a client over its limit that sends nothing would otherwise hold up
 /// the accept loop, or, in a thread of its own, hold the very thread the limit
@@ -191,4 +123,25 @@ fn refuse(mut stream: TcpStream, peer: SocketAddr, site: &Site) {
         TOO_MANY_REQUESTS.code,
         if written.is_ok() { body_bytes } else { 0 },
     );
+}
+
+fn main() {
+    let arguments = cli(NAME, "stage 4 with a limit per client")
+        .option(
+            "--per-client",
+            "N",
+            "at most N connections at once from one address; more get 429 [default: 64]",
+        )
+        .parse();
+    let per_client: usize = arguments
+        .value("--per-client")
+        .unwrap_or(DEFAULT_PER_CLIENT);
+    if per_client == 0 {
+        exit_with_startup_error(NAME, "--per-client must be above zero");
+    }
+    serve(NAME, arguments, |site, _pool| LimitPerClient {
+        site,
+        per_client,
+        open: Arc::default(),
+    });
 }

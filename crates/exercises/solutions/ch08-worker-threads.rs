@@ -1,6 +1,6 @@
 //! Reference solution of ch08-worker-threads (chapter 8).
 //!
-//! `main` starts N worker threads, each with a `Server` of its own: its own
+//! `serve` starts N worker threads, each with a `Server` of its own: its own
 //! epoll set, its own table of connections, and a copy (a `dup`) of the one
 //! listening socket, so the workers share the port and the kernel's accept
 //! queue. Nothing else is shared, so nothing needs a lock.
@@ -11,6 +11,8 @@
 //! as in stages 4 to 7) and then writes to an `eventfd` that every worker
 //! watches: readable once written, for all of them at once.
 
+use stage08_epoll::{admission, table};
+
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -19,23 +21,27 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::access_log::AccessLog;
-use common::cli::{Cli, exit_with_startup_error, listen_or_exit};
+use common::access_log::{AccessLog, Backlog};
+use common::cli::{Arguments, Cli, exit_with_startup_error, listen_or_exit};
 use common::shutdown::{StopSignals, on_stop_signal};
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use nix::sys::eventfd::{EfdFlags, EventFd};
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
-use stage07_keep_alive::connection::{Connection, Waiting};
 
-use exercises::table::{ConnectionTable, Token};
+use stage06_nonblocking::accept::accept_waiting;
+use stage07_keep_alive::connection::{Connection, DEFAULT_HEAD_TIMEOUT, Waiting};
+
+use admission::{Admission, AdmitEveryone, refuse};
+use table::{ConnectionTable, Token};
 
 const NAME: &str = "ch08-worker-threads";
 
-/// The event data of the two descriptors that are not connections. Connection
+/// The event data of the two sockets that are not connections. Connection
 /// tokens are table indices, far below these.
 const LISTENER: u64 = u64::MAX;
 const STOP: u64 = u64::MAX - 1;
+const STDOUT: u64 = u64::MAX - 2;
 
 /// How many events one `epoll_wait` may return. More ready sockets simply wait
 /// for the next call.
@@ -44,25 +50,21 @@ const EVENTS_PER_WAIT: usize = 1024;
 /// How long the listener is set aside after `accept` ran out of descriptors.
 const LISTENER_PAUSE: Duration = Duration::from_millis(100);
 
-const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 5;
-
-/// What each worker is started with.
-#[derive(Clone)]
-struct Settings {
-    trigger: EpollFlags,
-    idle_timeout: Duration,
-    root: PathBuf,
-    log: AccessLog,
-}
+/// How long a connection may stay quiet before we close it.
+pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 5;
 
 /// A connection and what we last asked epoll to watch it for.
 struct Entry {
     connection: Connection,
+    /// Whose connection it is, kept from `accept` to tell the admission when it
+    /// ends: after a reset, asking the socket for its peer would fail.
+    peer: SocketAddr,
     interest: EpollFlags,
 }
 
+// ANCHOR: server
 /// Everything the event loop owns.
-struct Server {
+pub struct Server {
     epoll: Epoll,
     /// `None` once the server is stopping.
     listener: Option<TcpListener>,
@@ -77,113 +79,43 @@ struct Server {
     /// `EPOLLET` with `--edge`, empty otherwise; added to every registration.
     trigger: EpollFlags,
     idle_timeout: Duration,
+    /// How long a request head may take to arrive whole (`--head-timeout`).
+    head_timeout: Duration,
     root: PathBuf,
     log: AccessLog,
+    /// stdout is in the epoll set: access log lines wait for room in it.
+    watching_stdout: bool,
     stopping: bool,
     /// So running out of descriptors is reported once, not ten times a second.
     told_out_of_descriptors: bool,
+    /// Who may open a connection: everyone.
+    /// Sent to its worker thread with the rest of the server.
+    admission: Box<dyn Admission + Send>,
 }
+// ANCHOR_END: server
 
-fn main() {
-    let mut arguments = Cli::new(NAME, 7808, "stage 8, with one event loop per worker thread")
-        .option(
-            "--idle-timeout",
-            "SECS",
-            "close a connection that stays quiet this long [default: 5]",
-        )
-        .switch(
-            "--edge",
-            "edge-triggered epoll (EPOLLET) instead of level-triggered",
-        )
-        .option(
-            "--workers",
-            "N",
-            "serve with N threads, each running its own event loop [default: 1]",
-        )
-        .parse();
-    let idle_timeout = arguments
-        .value("--idle-timeout")
-        .unwrap_or(DEFAULT_IDLE_TIMEOUT_SECS);
-    if idle_timeout == 0 {
-        exit_with_startup_error(NAME, "--idle-timeout must be at least 1 second");
-    }
-    let workers: usize = arguments.value("--workers").unwrap_or(1);
-    if workers == 0 {
-        exit_with_startup_error(NAME, "--workers must be at least 1");
-    }
-    raise_descriptor_limit();
-    // First, before any other thread exists: block the stop signals (every
-    // thread started later inherits that) and have one thread wait for them.
-    let stop = match EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK) {
-        Ok(stop) => Arc::new(stop),
-        Err(error) => exit_with_startup_error(NAME, &format!("cannot make an eventfd: {error}")),
-    };
-    let raise_stop = Arc::clone(&stop);
-    let blocked = StopSignals::block_or_exit(NAME);
-    let watched = on_stop_signal(&blocked, move || {
-        // Never read, so it stays readable: every worker sees it.
-        let _ = raise_stop.write(1);
-    });
-    if let Err(error) = watched {
-        exit_with_startup_error(NAME, &format!("cannot watch for Ctrl-C: {error}"));
-    }
-    let listener = listen_or_exit(NAME, &mut arguments.server);
-    let settings = Settings {
-        trigger: if arguments.switch("--edge") {
+impl Server {
+    // ANCHOR: setup
+    /// Sets up the event loop around a listening socket. `edge` asks for
+    /// edge-triggered epoll (`--edge`).
+    pub fn new(
+        listener: TcpListener,
+        stop: Arc<EventFd>,
+        edge: bool,
+        idle_timeout: Duration,
+        root: PathBuf,
+        log: AccessLog,
+    ) -> io::Result<Server> {
+        listener.set_nonblocking(true)?;
+        let trigger = if edge {
             EpollFlags::EPOLLET
         } else {
             EpollFlags::empty()
-        },
-        idle_timeout: Duration::from_secs(idle_timeout),
-        root: arguments.server.root.clone(),
-        log: AccessLog::new(arguments.server.quiet),
-    };
-    let mut running = Vec::with_capacity(workers);
-    for number in 1..=workers {
-        let started = listener.try_clone().and_then(|listener| {
-            let server = Server::new(listener, Arc::clone(&stop), settings.clone())?;
-            thread::Builder::new()
-                .name(format!("worker-{number}"))
-                .spawn(move || run_worker(server))
-        });
-        match started {
-            Ok(worker) => running.push(worker),
-            Err(error) => exit_with_startup_error(NAME, &format!("cannot start a worker: {error}")),
-        }
-    }
-    // The workers hold copies of the listener; this one is not needed any more.
-    drop(listener);
-    let mut failed = false;
-    for worker in running {
-        failed |= !matches!(worker.join(), Ok(true));
-    }
-    if failed {
-        process::exit(1);
-    }
-}
-
-/// One worker's life: its loop, until the stop. Whether it ended well.
-fn run_worker(mut server: Server) -> bool {
-    match server.run() {
-        Ok(()) => true,
-        Err(error) => {
-            eprintln!("{NAME}: {error}");
-            false
-        }
-    }
-}
-
-impl Server {
-    /// A worker's server. `listener` is this worker's copy of the listening
-    /// socket; the stop `eventfd` is everybody's.
-    fn new(listener: TcpListener, stop: Arc<EventFd>, settings: Settings) -> io::Result<Server> {
-        // Non-blocking is a flag of the socket, shared by every copy: setting it
-        // again here changes nothing, and says what the loop relies on.
-        listener.set_nonblocking(true)?;
+        };
         let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
         epoll.add(
             &listener,
-            EpollEvent::new(listener_interest(settings.trigger), LISTENER),
+            EpollEvent::new(listener_interest(trigger), LISTENER),
         )?;
         epoll.add(&*stop, EpollEvent::new(EpollFlags::EPOLLIN, STOP))?;
         Ok(Server {
@@ -193,18 +125,30 @@ impl Server {
             stop,
             connections: ConnectionTable::new(),
             next_turn: Vec::new(),
-            trigger: settings.trigger,
-            idle_timeout: settings.idle_timeout,
-            root: settings.root,
-            log: settings.log,
+            trigger,
+            idle_timeout,
+            head_timeout: DEFAULT_HEAD_TIMEOUT,
+            root,
+            log,
+            watching_stdout: false,
             stopping: false,
             told_out_of_descriptors: false,
+            admission: Box::new(AdmitEveryone),
         })
     }
 
+    /// The same server, giving each request head `timeout` to arrive whole
+    /// instead of stage 7's [`DEFAULT_HEAD_TIMEOUT`].
+    pub fn with_head_timeout(mut self, timeout: Duration) -> Server {
+        self.head_timeout = timeout;
+        self
+    }
+    // ANCHOR_END: setup
+
+    // ANCHOR: event_loop
     /// Waits for events and handles them, until a stop signal came and every
     /// connection has finished.
-    fn run(&mut self) -> io::Result<()> {
+    pub fn run(&mut self) -> io::Result<()> {
         let mut events = vec![EpollEvent::empty(); EVENTS_PER_WAIT];
         while !(self.stopping && self.connections.is_empty()) {
             let timeout = self.wait_timeout(Instant::now());
@@ -218,23 +162,30 @@ impl Server {
             let now = Instant::now();
             for event in &events[..ready] {
                 match event.data() {
-                    LISTENER => self.accept_waiting(now),
+                    LISTENER => self.accept_new_clients(now),
                     STOP => self.begin_stop(now),
+                    STDOUT => {} // written below, with this round's lines
                     token => self.advance(token as Token, now),
                 }
             }
             for token in std::mem::take(&mut self.next_turn) {
                 self.advance(token, now);
             }
+            self.answer_late_heads(now);
             self.close_idle_connections(now);
             self.resume_listener_when_due(now);
+            self.write_access_log();
         }
+        self.log.finish();
         Ok(())
     }
+    // ANCHOR_END: event_loop
 
+    // ANCHOR: wait_timeout
     /// How long `epoll_wait` may sleep: until the least recently active
-    /// connection would reach the idle timeout, or the listener's pause ends.
-    /// Without either, forever: only an event can give us work.
+    /// connection would reach the idle timeout, the first head in progress is
+    /// due, or the listener's pause ends. Without any, forever: only an event
+    /// can give us work.
     fn wait_timeout(&self, now: Instant) -> EpollTimeout {
         if !self.next_turn.is_empty() {
             return EpollTimeout::ZERO;
@@ -243,7 +194,8 @@ impl Server {
             .connections
             .oldest()
             .map(|(_, active_at)| active_at + self.idle_timeout);
-        let deadline = [idle_deadline, self.listener_paused_until]
+        let head_deadline = self.connections.first_head_due().map(|(_, due)| due);
+        let deadline = [idle_deadline, head_deadline, self.listener_paused_until]
             .into_iter()
             .flatten()
             .min();
@@ -259,6 +211,25 @@ impl Server {
         EpollTimeout::try_from(millis).unwrap_or(EpollTimeout::MAX)
     }
 
+    /// Advances each connection whose head is due and still not whole: it sees
+    /// the deadline has passed and answers 408. The heads list is in the order
+    /// they are due, so this looks at no connection that is not due, and a head
+    /// trickling in a byte at a time is caught at its deadline even if its last
+    /// byte came long before (the activity list alone would put it at the back).
+    fn answer_late_heads(&mut self, now: Instant) {
+        while let Some((token, due)) = self.connections.first_head_due() {
+            if due > now {
+                return;
+            }
+            self.advance(token, now);
+            if self.connections.first_head_due() == Some((token, due)) {
+                // The connection did not act on its deadline; rather than ask
+                // again forever, let it go.
+                self.connections.remove(token);
+            }
+        }
+    }
+
     /// Closes connections quiet for the idle timeout, oldest first; stops at
     /// the first one that is not, because all after it are younger.
     fn close_idle_connections(&mut self, now: Instant) {
@@ -268,36 +239,57 @@ impl Server {
             }
             // Dropping the connection closes its socket, and closing a socket
             // removes it from every epoll set.
-            self.connections.remove(token);
+            self.remove_connection(token);
         }
     }
+    // ANCHOR_END: wait_timeout
 
-    /// Accepts every client in the kernel's queue. Edge-triggered, the
-    /// listener is reported when the queue goes from empty to not empty, not
-    /// once per client: stop before `WouldBlock`, and the clients left in the
-    /// queue wait until yet another one arrives, perhaps forever.
-    fn accept_waiting(&mut self, now: Instant) {
-        loop {
-            let Some(listener) = &self.listener else {
-                return;
-            };
-            match listener.accept() {
-                Ok((stream, peer)) => {
-                    self.told_out_of_descriptors = false;
-                    self.add_connection(stream, peer, now);
-                }
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-                Err(error) if error.kind() == io::ErrorKind::ConnectionAborted => continue,
-                Err(error) if is_out_of_descriptors(&error) => {
-                    self.pause_listener(now);
-                    return;
-                }
-                Err(error) => {
-                    eprintln!("{NAME}: accept failed: {error}");
-                    return;
-                }
-            }
+    // ANCHOR: access_log
+    /// Hands the access log's queued lines to stdout, as far as it takes them
+    /// now. While lines wait for room, stdout is in the epoll set, so its
+    /// becoming writable wakes us; once none wait, it leaves again, or a
+    /// writable stdout would wake us for nothing, all the time.
+    fn write_access_log(&mut self) {
+        let waiting = self.log.write_pending() == Backlog::WaitingForStdout;
+        if waiting == self.watching_stdout {
+            return;
+        }
+        let Some(stdout) = self.log.stdout() else {
+            return;
+        };
+        let changed = if waiting {
+            let event = EpollEvent::new(EpollFlags::EPOLLOUT, STDOUT);
+            self.epoll.add(stdout, event)
+        } else {
+            self.epoll.delete(stdout)
+        };
+        if changed.is_ok() {
+            self.watching_stdout = waiting;
+        }
+    }
+    // ANCHOR_END: access_log
+
+    // ANCHOR: accept
+    /// Accepts every client in the kernel's queue, with stage 6's
+    /// `accept_waiting`, which goes on until `WouldBlock`. That matters
+    /// edge-triggered: the listener is reported when a client arrives, and
+    /// arrivals between two waits merge into one event, so stopping after one
+    /// `accept` would leave the others queued until yet another client comes,
+    /// perhaps never.
+    fn accept_new_clients(&mut self, now: Instant) {
+        // Taken out for the round, so the closure may borrow the rest of `self`.
+        let Some(listener) = self.listener.take() else {
+            return;
+        };
+        let round = accept_waiting(NAME, &listener, |stream, peer| {
+            self.add_connection(stream, peer, now);
+        });
+        self.listener = Some(listener);
+        if round.accepted > 0 {
+            self.told_out_of_descriptors = false;
+        }
+        if round.out_of_descriptors {
+            self.pause_listener(now);
         }
     }
 
@@ -305,10 +297,16 @@ impl Server {
     /// the next `epoll_wait` says so at once: adding a socket that is already
     /// ready reports it, even edge-triggered.
     fn add_connection(&mut self, stream: TcpStream, peer: SocketAddr, now: Instant) {
+        // Asked first: a refused client never becomes a connection.
+        if let Err(refusal) = self.admission.admit(peer) {
+            refuse(stream, peer, refusal, &self.root, &self.log);
+            return;
+        }
         let connection = match Connection::new(stream, peer, now) {
-            Ok(connection) => connection,
+            Ok(connection) => connection.with_head_timeout(self.head_timeout),
             Err(error) => {
                 eprintln!("{NAME}: cannot use a new connection: {error}");
+                self.admission.left(peer);
                 return;
             }
         };
@@ -316,6 +314,7 @@ impl Server {
         let token = self.connections.insert(
             Entry {
                 connection,
+                peer,
                 interest,
             },
             now,
@@ -326,10 +325,12 @@ impl Server {
         let event = EpollEvent::new(interest | self.trigger, token as u64);
         if let Err(error) = self.epoll.add(&entry.connection, event) {
             eprintln!("{NAME}: cannot watch a new connection: {error}");
-            self.connections.remove(token);
+            self.remove_connection(token);
         }
     }
+    // ANCHOR_END: accept
 
+    // ANCHOR: advance
     /// Lets a connection do what it can, then asks epoll to watch it for what
     /// it now waits for: input, or room to write, never both.
     fn advance(&mut self, token: Token, now: Instant) {
@@ -351,15 +352,16 @@ impl Server {
                 entry.interest
             }
             Waiting::Closed => {
-                self.connections.remove(token);
+                self.remove_connection(token);
                 return;
             }
         };
         let moved = entry.connection.last_activity() != active_before;
+        let head_due = entry.connection.head_deadline();
         if wanted != entry.interest {
             let mut event = EpollEvent::new(wanted | self.trigger, token as u64);
             if self.epoll.modify(&entry.connection, &mut event).is_err() {
-                self.connections.remove(token);
+                self.remove_connection(token);
                 return;
             }
             entry.interest = wanted;
@@ -367,8 +369,24 @@ impl Server {
         if moved {
             self.connections.touch(token, now);
         }
+        // Most heads arrive whole in one read, so they start and end within one
+        // `advance` and never enter the list; only a head still arriving does.
+        self.connections.set_head_due(token, head_due);
+    }
+    // ANCHOR_END: advance
+
+    /// The one way a connection leaves the table, whatever ended it (the
+    /// client closed or reset it, it asked to close, it stayed idle too long,
+    /// epoll would not watch it), so the admission hears of every end.
+    fn remove_connection(&mut self, token: Token) {
+        // Dropping the connection closes its socket, and closing a socket
+        // removes it from every epoll set.
+        if let Some(entry) = self.connections.remove(token) {
+            self.admission.left(entry.peer);
+        }
     }
 
+    // ANCHOR: out_of_descriptors
     /// `accept` failed with EMFILE: every descriptor this process may open is
     /// in use. The client stays in the queue, so the listener is still
     /// readable, and a level-triggered epoll would report it again at once,
@@ -405,7 +423,9 @@ impl Server {
             eprintln!("{NAME}: cannot watch the listener again: {error}");
         }
     }
+    // ANCHOR_END: out_of_descriptors
 
+    // ANCHOR: signals
     /// Closes the listener, so new clients are refused, and lets every
     /// connection finish the answer it is sending; idle ones close now.
     ///
@@ -431,25 +451,40 @@ impl Server {
             self.advance(token, now);
         }
     }
+    // ANCHOR_END: signals
 }
 
+// ANCHOR: descriptor_limit
 /// Every connection is a file descriptor. Many systems start a program with a
 /// soft limit of 1024 open files (a number from the days of `select`, whose
 /// bitmaps stopped there) under a far higher hard limit. A process may raise its
 /// own soft limit up to the hard one, and epoll has no reason to stop at 1024.
-fn raise_descriptor_limit() {
+pub fn raise_descriptor_limit() {
     if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
         // If this fails, the old limit stays; EMFILE is handled anyway.
         let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
     }
 }
+// ANCHOR_END: descriptor_limit
 
-/// EMFILE (this process's limit) or ENFILE (the whole system's).
-fn is_out_of_descriptors(error: &io::Error) -> bool {
-    matches!(
-        error.raw_os_error().map(Errno::from_raw),
-        Some(Errno::EMFILE | Errno::ENFILE)
-    )
+/// Stage 8's command line: port 7808, `--idle-timeout` and `--edge`. An
+/// extension adds its own options before it calls `parse`.
+pub fn cli(name: &'static str, about: &'static str) -> Cli {
+    Cli::new(name, 7808, about)
+        .option(
+            "--idle-timeout",
+            "SECS",
+            "close a connection that stays quiet this long [default: 5]",
+        )
+        .option(
+            "--head-timeout",
+            "SECS",
+            "answer 408 to a request head not whole this long after its first byte [default: 10]",
+        )
+        .switch(
+            "--edge",
+            "edge-triggered epoll (EPOLLET) instead of level-triggered",
+        )
 }
 
 /// What a worker watches its copy of the listener for. `EPOLLEXCLUSIVE` asks
@@ -458,4 +493,94 @@ fn is_out_of_descriptors(error: &io::Error) -> bool {
 /// the `accept`); a worker that is busy is skipped, so the clients spread out.
 fn listener_interest(trigger: EpollFlags) -> EpollFlags {
     EpollFlags::EPOLLIN | EpollFlags::EPOLLEXCLUSIVE | trigger
+}
+
+/// Stage 8's server with `--workers N` event loops.
+fn serve(name: &'static str, mut arguments: Arguments) {
+    let idle_timeout = arguments
+        .value("--idle-timeout")
+        .unwrap_or(DEFAULT_IDLE_TIMEOUT_SECS);
+    if idle_timeout == 0 {
+        exit_with_startup_error(name, "--idle-timeout must be at least 1 second");
+    }
+    let workers: usize = arguments.value("--workers").unwrap_or(1);
+    if workers == 0 {
+        exit_with_startup_error(name, "--workers must be at least 1");
+    }
+    let head_timeout = arguments.seconds("--head-timeout", DEFAULT_HEAD_TIMEOUT);
+    let stop = stop_event_on_signal(name);
+    raise_descriptor_limit();
+    let listener = listen_or_exit(name, &mut arguments.server);
+    let log = AccessLog::non_blocking(arguments.server.quiet);
+    let mut running = Vec::with_capacity(workers);
+    for number in 1..=workers {
+        let started = listener.try_clone().and_then(|listener| {
+            let server = Server::new(
+                listener,
+                Arc::clone(&stop),
+                arguments.switch("--edge"),
+                Duration::from_secs(idle_timeout),
+                arguments.server.root.clone(),
+                log,
+            )?;
+            let server = server.with_head_timeout(head_timeout);
+            thread::Builder::new()
+                .name(format!("worker-{number}"))
+                .spawn(move || run_worker(name, server))
+        });
+        match started {
+            Ok(worker) => running.push(worker),
+            Err(error) => exit_with_startup_error(name, &format!("cannot start a worker: {error}")),
+        }
+    }
+    // The workers hold copies of the listener; this one is not needed any more.
+    drop(listener);
+    let mut failed = false;
+    for worker in running {
+        failed |= !matches!(worker.join(), Ok(true));
+    }
+    if failed {
+        process::exit(1);
+    }
+}
+
+/// First, before any other thread exists: blocks the stop signals (every
+/// thread started later inherits that) and has one thread wait for them and
+/// raise the `eventfd` every worker watches. Never read, it stays readable.
+fn stop_event_on_signal(name: &str) -> Arc<EventFd> {
+    let stop = match EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK) {
+        Ok(stop) => Arc::new(stop),
+        Err(error) => exit_with_startup_error(name, &format!("cannot make an eventfd: {error}")),
+    };
+    let raise_stop = Arc::clone(&stop);
+    let blocked = StopSignals::block_or_exit(name);
+    let watched = on_stop_signal(&blocked, move || {
+        let _ = raise_stop.write(1);
+    });
+    if let Err(error) = watched {
+        exit_with_startup_error(name, &format!("cannot watch for Ctrl-C: {error}"));
+    }
+    stop
+}
+
+/// One worker's life: its loop, until the stop. Whether it ended well.
+fn run_worker(name: &str, mut server: Server) -> bool {
+    match server.run() {
+        Ok(()) => true,
+        Err(error) => {
+            eprintln!("{name}: {error}");
+            false
+        }
+    }
+}
+
+fn main() {
+    let arguments = cli(NAME, "stage 8, with one event loop per worker thread")
+        .option(
+            "--workers",
+            "N",
+            "serve with N threads, each running its own event loop [default: 1]",
+        )
+        .parse();
+    serve(NAME, arguments);
 }

@@ -8,222 +8,43 @@
 //! the server. A client that is downloading, however slowly, is not affected:
 //! the deadline is for the request, not for the answer.
 //!
-//! The connection below is stage 6's own, as chapter 6 shows it; the loop that
-//! drives it is stage 6's too (`exercises::polling`), and it calls
-//! `make_progress` on every connection in every round, so a connection can keep
-//! an eye on the clock itself.
+//! This is stage 6's server. Its loop visits every connection on every round,
+//! and a connection still waiting for its head asks the `HeadWait` below
+//! whether to answer now instead: it sends that answer, then closes gently.
 //!
 //! Check your work:  scripts/exercise check ch06-request-timeout
 //! Stuck?            scripts/exercise hint ch06-request-timeout
 
-use std::io::{self, Read};
-use std::mem;
-use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
-use common::access_log::AccessLog;
-use exercises::polling::PolledConnection;
-use stage01_fixed_page::head::{HEAD_LIMIT, find_head_end};
-use stage02_file_lookup::request::{BodyLength, Request, parse_request_head};
-use stage02_file_lookup::response::Status;
-use stage02_file_lookup::site::{error_response, respond, response_to_bad_request};
-use stage06_nonblocking::outgoing::{Outgoing, WriteOutcome};
+use stage02_file_lookup::response::Response;
+use stage06_nonblocking::connection::{Extensions, HeadSoFar, HeadWait};
+use stage06_nonblocking::{cli, serve};
 
 const NAME: &str = "ch06-request-timeout";
 
+/// Decides when a client has taken too long to send its request head.
+struct RequestTimeout;
+
+impl HeadWait for RequestTimeout {
+    /// Start here: every client may take as long as it likes.
+    fn answer_instead(&self, _head: &HeadSoFar, _root: &Path) -> Option<Response> {
+        None
+    }
+}
+
 fn main() {
-    let arguments = exercises::polling::cli(NAME, "stage 6, with a deadline for the request head")
+    let arguments = cli(NAME, "stage 6, with a deadline for the request head")
         .option(
             "--request-timeout",
             "SECS",
-            "answer 408 to a client whose request head is not complete this long after it \
-             connected [default: 10]",
+            "answer 408 to a client whose head is not whole this long after it connected",
         )
         .parse();
-    exercises::polling::serve(NAME, arguments, Connection::new);
-}
-
-/// A client, as the polling loop sees it. Start here: the `Reading` state is
-/// where a client can keep us waiting.
-struct Connection {
-    stream: TcpStream,
-    peer: SocketAddr,
-    state: State,
-}
-
-/// The life of a stage 6 connection: read one request, send the answer, close.
-enum State {
-    Reading {
-        received: Vec<u8>,
-    },
-    Sending {
-        outgoing: Outgoing,
-        exchange: Exchange,
-    },
-    Lingering {
-        until: Instant,
-    },
-    Closed,
-}
-
-/// The request being answered, for the access log and for a clean close.
-struct Exchange {
-    request: Option<Request>,
-    status: Status,
-    /// The client sent bytes we will never read: closing must not reset them.
-    unread_input: bool,
-}
-
-/// How long a finished connection keeps throwing away input, at most.
-const LINGER_TIME: Duration = Duration::from_secs(2);
-
-impl Connection {
-    fn new(stream: TcpStream, peer: SocketAddr) -> io::Result<Connection> {
-        // A socket from `accept` does not inherit O_NONBLOCK from the listener.
-        stream.set_nonblocking(true)?;
-        Ok(Connection {
-            stream,
-            peer,
-            state: State::Reading {
-                received: Vec::new(),
-            },
-        })
-    }
-
-    /// One read. When it completes the head, the answer is prepared and its
-    /// first bytes are sent at once.
-    fn read_request(&mut self, root: &Path, log: &AccessLog) -> bool {
-        let State::Reading { received } = &mut self.state else {
-            return false;
-        };
-        let mut chunk = [0; 4096];
-        match self.stream.read(&mut chunk) {
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => return false,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => return false,
-            Ok(count) if count > 0 => received.extend_from_slice(&chunk[..count]),
-            Ok(_) | Err(_) => {
-                self.state = State::Closed;
-                return true;
-            }
-        }
-        let head_end = find_head_end(received);
-        if head_end.is_none() && received.len() <= HEAD_LIMIT {
-            return true;
-        }
-        let received = mem::take(received);
-        self.state = prepare_answer(&received, head_end, root);
-        self.send_answer(log);
-        true
-    }
-
-    /// Sends what the socket takes. When the answer is complete, closes, or
-    /// lingers first if the client left bytes unread.
-    fn send_answer(&mut self, log: &AccessLog) -> bool {
-        let State::Sending { outgoing, exchange } = &mut self.state else {
-            return false;
-        };
-        let sent_before = outgoing.bytes_sent();
-        let outcome = outgoing.write_to(&mut self.stream);
-        let progressed = outgoing.bytes_sent() > sent_before;
-        let body_bytes = match outcome {
-            Ok(WriteOutcome::SocketFull) => return progressed,
-            Ok(WriteOutcome::Finished) => outgoing.body_length(),
-            Err(_) => 0,
-        };
-        log.record(
-            self.peer,
-            exchange.request.as_ref().map(|request| request.line()),
-            exchange.status.code,
-            body_bytes,
-        );
-        self.state = match outcome {
-            Ok(_) if exchange.unread_input => self.start_lingering(),
-            _ => State::Closed,
-        };
-        true
-    }
-
-    fn start_lingering(&self) -> State {
-        match self.stream.shutdown(Shutdown::Write) {
-            Ok(()) => State::Lingering {
-                until: Instant::now() + LINGER_TIME,
-            },
-            Err(_) => State::Closed,
-        }
-    }
-
-    fn linger(&mut self) -> bool {
-        let State::Lingering { until } = self.state else {
-            return false;
-        };
-        let mut discard = [0; 4096];
-        match self.stream.read(&mut discard) {
-            Ok(count) if count > 0 => true,
-            Err(error)
-                if matches!(
-                    error.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                ) =>
-            {
-                if Instant::now() < until {
-                    return false;
-                }
-                self.state = State::Closed;
-                true
-            }
-            Ok(_) | Err(_) => {
-                self.state = State::Closed;
-                true
-            }
-        }
-    }
-}
-
-impl PolledConnection for Connection {
-    fn make_progress(&mut self, root: &Path, log: &AccessLog) -> bool {
-        match self.state {
-            State::Reading { .. } => self.read_request(root, log),
-            State::Sending { .. } => self.send_answer(log),
-            State::Lingering { .. } => self.linger(),
-            State::Closed => false,
-        }
-    }
-
-    fn is_closed(&self) -> bool {
-        matches!(self.state, State::Closed)
-    }
-
-    fn is_sending(&self) -> bool {
-        matches!(self.state, State::Sending { .. })
-    }
-}
-
-/// The answer to a complete head, or to a head that grew past the limit.
-fn prepare_answer(received: &[u8], head_end: Option<usize>, root: &Path) -> State {
-    let (request, response) = match head_end {
-        Some(length) if length <= HEAD_LIMIT => match parse_request_head(&received[..length]) {
-            Ok(request) => {
-                let response = respond(&request, root);
-                (Some(request), response)
-            }
-            Err(error) => (None, response_to_bad_request(&error, root)),
-        },
-        _ => (None, error_response(Status::HEADERS_TOO_LARGE, "", root)),
+    let extensions = Extensions {
+        head_wait: Some(Arc::new(RequestTimeout)),
+        ..Extensions::default()
     };
-    let unread_input = match (&request, head_end) {
-        (Some(request), Some(length)) => {
-            received.len() > length || request.body_length() != Ok(BodyLength::None)
-        }
-        _ => true,
-    };
-    let exchange = Exchange {
-        status: response.status,
-        request,
-        unread_input,
-    };
-    match Outgoing::new(response, false) {
-        Ok(outgoing) => State::Sending { outgoing, exchange },
-        Err(_) => State::Closed,
-    }
+    serve(NAME, arguments, extensions);
 }

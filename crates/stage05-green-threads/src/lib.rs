@@ -26,7 +26,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::access_log::AccessLog;
-use common::shutdown::{StopFlag, StopSignals};
+use common::cli::{Arguments, Cli, exit_with_startup_error, listen_or_exit};
+use common::shutdown::{StopFlag, StopSignals, stop_on_signal};
 use may::coroutine::JoinHandle;
 use may::go;
 use stage01_fixed_page::accept::after_accept_error;
@@ -98,7 +99,15 @@ pub struct Site {
     pub client_timeout: Duration,
 }
 
-impl Site {
+/// How a connection's coroutine serves it. Stage 5's own is [`Site`]; chapter
+/// 5's exercises wrap it (a limit on connections served at once, a deadline for
+/// the request head).
+pub trait ServeConnection: Send + Sync + 'static {
+    /// Serves one connection, in its own coroutine.
+    fn serve(&self, stream: may::net::TcpStream, peer: SocketAddr);
+}
+
+impl ServeConnection for Site {
     fn serve(&self, stream: may::net::TcpStream, peer: SocketAddr) {
         let timeouts_set = stream.set_read_timeout(Some(self.client_timeout)).is_ok()
             && stream.set_write_timeout(Some(self.client_timeout)).is_ok();
@@ -114,7 +123,7 @@ impl Site {
 pub fn serve_with_a_coroutine_each(
     listener: may::net::TcpListener,
     stop: &StopFlag,
-    site: &Arc<Site>,
+    site: &Arc<impl ServeConnection>,
 ) {
     let mut coroutines: Vec<JoinHandle<()>> = Vec::new();
     loop {
@@ -147,3 +156,63 @@ pub fn serve_with_a_coroutine_each(
     }
 }
 // ANCHOR_END: accept_loop
+
+/// Stage 5's command line: port 7805, `--workers`, `--stack-words` and
+/// `--read-timeout`. An extension adds its own options before it calls `parse`.
+pub fn cli(name: &'static str, about: &'static str) -> Cli {
+    Cli::new(name, 7805, about)
+        .option(
+            "--workers",
+            "N",
+            "threads that run the coroutines [default: one per CPU core]",
+        )
+        .option(
+            "--stack-words",
+            "N",
+            "each coroutine's stack, in machine WORDS, not bytes; an odd number makes may \
+             print each coroutine's stack use [default: 4096, 32 KiB]",
+        )
+        .option(
+            "--read-timeout",
+            "SECS",
+            "how long a client may stay silent (or stop reading) [default: 10]",
+        )
+}
+
+/// Stage 5's server as its `main` runs it, from the parsed command line to the
+/// stop. `serve_with` makes what serves each connection from stage 5's [`Site`]
+/// (for stage 5 itself, the site as it is).
+pub fn serve<S: ServeConnection>(
+    name: &'static str,
+    mut arguments: Arguments,
+    serve_with: impl FnOnce(Site) -> S,
+) {
+    let workers: Option<usize> = arguments.value("--workers");
+    let stack_words = arguments
+        .value("--stack-words")
+        .unwrap_or(DEFAULT_STACK_WORDS);
+    let read_timeout = arguments.seconds("--read-timeout", DEFAULT_READ_TIMEOUT);
+    if workers == Some(0) {
+        exit_with_startup_error(name, "--workers must be above zero");
+    }
+    if !(MIN_STACK_WORDS..=MAX_STACK_WORDS).contains(&stack_words) {
+        let message = format!("--stack-words must be from {MIN_STACK_WORDS} to {MAX_STACK_WORDS}");
+        exit_with_startup_error(name, &message);
+    }
+    // Hold Ctrl-C and SIGTERM back from the start: `stop_on_signal` can only take
+    // them up once the listener exists, and one that came in between must wait
+    // for it rather than end the process.
+    let blocked = StopSignals::block_or_exit(name);
+    let listener = listen_or_exit(name, &mut arguments.server);
+    compile_the_request_parser();
+    // Before `may` starts its threads: they must inherit the blocked signals.
+    let stop = stop_on_signal(name, &blocked, &listener);
+    configure_scheduler(workers, stack_words, &blocked);
+    let listener = coroutine_listener(listener);
+    let site = Site {
+        root: arguments.server.root.clone(),
+        log: AccessLog::new(arguments.server.quiet),
+        client_timeout: read_timeout,
+    };
+    serve_with_a_coroutine_each(listener, &stop, &Arc::new(serve_with(site)));
+}

@@ -34,10 +34,11 @@ use std::thread;
 use std::time::Duration;
 
 use common::access_log::AccessLog;
-use common::shutdown::StopFlag;
+use common::cli::{Arguments, Cli, exit_with_startup_error, listen_or_exit};
+use common::shutdown::{StopFlag, StopSignals, stop_flag_on_signal};
 
 use accept::accept_waiting;
-use connection::Connection;
+use connection::{Connection, Extensions};
 
 /// The crate's name, which its messages start with.
 pub const NAME: &str = "stage06-nonblocking";
@@ -52,6 +53,7 @@ pub fn serve_by_polling(
     log: &AccessLog,
     poll_sleep: Duration,
     stop: &StopFlag,
+    extensions: &Extensions,
 ) {
     let mut listener = Some(listener);
     let mut connections: Vec<Connection> = Vec::new();
@@ -63,7 +65,7 @@ pub fn serve_by_polling(
             connections.retain(Connection::is_sending);
         }
         let mut progressed = match &listener {
-            Some(listener) => accept_new_clients(listener, &mut connections),
+            Some(listener) => accept_new_clients(listener, &mut connections, extensions),
             None => false,
         };
         for connection in &mut connections {
@@ -91,13 +93,50 @@ pub fn serve_by_polling(
 /// Accepts every client waiting in the kernel's queue. Returns whether there
 /// was any. Out of file descriptors, the clients stay queued, and the next
 /// round tries again, when an answered connection may have closed.
-fn accept_new_clients(listener: &TcpListener, connections: &mut Vec<Connection>) -> bool {
+fn accept_new_clients(
+    listener: &TcpListener,
+    connections: &mut Vec<Connection>,
+    extensions: &Extensions,
+) -> bool {
     let round = accept_waiting(NAME, listener, |stream, peer| {
         match Connection::new(stream, peer) {
-            Ok(connection) => connections.push(connection),
+            Ok(connection) => connections.push(connection.with_extensions(extensions.clone())),
             Err(error) => eprintln!("{NAME}: cannot use a new connection: {error}"),
         }
     });
     round.accepted > 0
 }
 // ANCHOR_END: accept_new_clients
+
+/// Stage 6's command line: port 7806 and `--poll-sleep-ms`. An extension adds
+/// its own options before it calls `parse`.
+pub fn cli(name: &'static str, about: &'static str) -> Cli {
+    Cli::new(name, 7806, about).option(
+        "--poll-sleep-ms",
+        "N",
+        "rest N ms after a round that found nothing to do [default: 0, never rest]",
+    )
+}
+
+// ANCHOR: serve
+/// Stage 6's server as its `main` runs it, from the parsed command line to the
+/// stop, its connections changed as `extensions` says (not at all for stage 6).
+pub fn serve(name: &'static str, mut arguments: Arguments, extensions: Extensions) {
+    let poll_sleep = Duration::from_millis(arguments.value("--poll-sleep-ms").unwrap_or(0));
+    // First, before any other thread exists: Ctrl-C and SIGTERM raise `stop`.
+    let blocked = StopSignals::block_or_exit(name);
+    let stop = stop_flag_on_signal(name, &blocked);
+    let listener = listen_or_exit(name, &mut arguments.server);
+    // `accept` on a non-blocking listener returns `WouldBlock` when nobody waits.
+    if let Err(error) = listener.set_nonblocking(true) {
+        exit_with_startup_error(
+            name,
+            &format!("cannot make the listener non-blocking: {error}"),
+        );
+    }
+    // Queued and written without waiting: a stdout nobody reads must not stop the loop.
+    let log = AccessLog::non_blocking(arguments.server.quiet);
+    let root = arguments.server.root.clone();
+    serve_by_polling(listener, &root, &log, poll_sleep, &stop, &extensions);
+}
+// ANCHOR_END: serve

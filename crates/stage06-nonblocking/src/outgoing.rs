@@ -16,6 +16,8 @@
 
 use std::fs::File;
 use std::io::{self, Read, Take, Write};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::Arc;
 
 use stage02_file_lookup::response::{Body, Response};
 
@@ -38,6 +40,9 @@ pub struct Outgoing {
     body_length: u64,
     /// Every byte the kernel has taken so far, head included.
     bytes_sent: u64,
+    /// Another way for the rest of the file to leave ([`SendFile`]); `None`:
+    /// a chunk at a time through `ready`.
+    file_sender: Option<Arc<dyn SendFile>>,
 }
 
 /// Where [`Outgoing::write_to`] stopped.
@@ -50,6 +55,29 @@ pub enum WriteOutcome {
     SocketFull,
 }
 // ANCHOR_END: outgoing
+
+/// Another way for a file body to reach the socket, in place of reading each
+/// chunk into memory and writing it: the exercise `ch06-sendfile` plugs the
+/// system call `sendfile` in here. Stage 6 itself has none. It takes over once
+/// the head and the first chunk, sent from memory, are gone.
+pub trait SendFile: Send + Sync {
+    /// Sends from `file`, at its current position, what `socket` takes now of
+    /// the next `*left` bytes, and takes what went off `*left`. `Finished` once
+    /// `*left` is 0, `SocketFull` when the socket has no room; an error if the
+    /// connection broke or the file ended before `*left` did.
+    fn send_file(
+        &self,
+        file: &mut File,
+        socket: BorrowedFd<'_>,
+        left: &mut u64,
+    ) -> io::Result<WriteOutcome>;
+}
+
+impl std::fmt::Debug for dyn SendFile {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("SendFile")
+    }
+}
 
 impl Outgoing {
     /// Prepares `response` for sending. The head says `Connection: keep-alive`
@@ -66,6 +94,7 @@ impl Outgoing {
             rest_of_file: None,
             body_length: response.bytes_to_send(),
             bytes_sent: 0,
+            file_sender: None,
         };
         if response.omit_body {
             return Ok(outgoing);
@@ -78,6 +107,13 @@ impl Outgoing {
             }
         }
         Ok(outgoing)
+    }
+
+    /// The same response, sending the rest of a file body with `sender`
+    /// instead of a chunk at a time (`None` keeps that).
+    pub fn with_file_sender(mut self, sender: Option<Arc<dyn SendFile>>) -> Outgoing {
+        self.file_sender = sender;
+        self
     }
 
     /// How many body bytes this response carries (none for `HEAD`).
@@ -94,12 +130,15 @@ impl Outgoing {
     /// Sends as much as the socket takes now. Returns when everything is sent or
     /// the socket is full; an `Err` means the connection is broken (the client
     /// went away) and the rest can never be sent.
-    pub fn write_to(&mut self, stream: &mut impl Write) -> io::Result<WriteOutcome> {
+    pub fn write_to(&mut self, stream: &mut (impl Write + AsFd)) -> io::Result<WriteOutcome> {
         loop {
             if self.taken == self.ready.len() {
                 // All that was ready is gone: fetch the next chunk of the file.
                 self.ready.clear();
                 self.taken = 0;
+                if self.file_sender.is_some() {
+                    return self.send_rest_of_file(stream.as_fd());
+                }
                 if !self.read_next_chunk()? {
                     return Ok(WriteOutcome::Finished);
                 }
@@ -123,6 +162,21 @@ impl Outgoing {
         }
     }
     // ANCHOR_END: write_to
+
+    /// The rest of the file body, through the [`SendFile`] we were given.
+    fn send_rest_of_file(&mut self, socket: BorrowedFd<'_>) -> io::Result<WriteOutcome> {
+        let (Some(sender), Some(file)) = (&self.file_sender, &mut self.rest_of_file) else {
+            return Ok(WriteOutcome::Finished);
+        };
+        let mut left = file.limit();
+        let outcome = sender.send_file(file.get_mut(), socket, &mut left);
+        self.bytes_sent += file.limit().saturating_sub(left);
+        file.set_limit(left);
+        if left == 0 {
+            self.rest_of_file = None; // the file closes now, not with the connection
+        }
+        outcome
+    }
 
     // ANCHOR: read_next_chunk
     /// Appends the next chunk of the file to `ready`. `false` when the body is done.
@@ -177,6 +231,15 @@ mod tests {
     struct SmallSocket {
         received: Vec<u8>,
         room: usize,
+    }
+
+    /// `write_to` asks for a descriptor, for a `SendFile`; these tests have
+    /// none, so any open one stands in.
+    impl AsFd for SmallSocket {
+        fn as_fd(&self) -> BorrowedFd<'_> {
+            static STAND_IN: std::sync::LazyLock<io::Stderr> = std::sync::LazyLock::new(io::stderr);
+            STAND_IN.as_fd()
+        }
     }
 
     impl Write for SmallSocket {

@@ -34,7 +34,7 @@
 //! The connection checks the deadline whenever it is advanced; the loop must
 //! advance it when the deadline comes, even if the client sends nothing more.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::mem;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
@@ -100,6 +100,15 @@ pub struct Connection {
 enum State {
     /// Waiting for a whole head in `input` (between requests, or inside a head).
     ReadingHead,
+    /// Sending the interim answer the policy asked for before a body
+    /// ([`KeepAlivePolicy::interim_answer`]), of which `sent` bytes are gone;
+    /// then the body is skipped as usual.
+    SendingInterim {
+        interim: &'static [u8],
+        sent: usize,
+        left: u64,
+        request: Request,
+    },
     /// `left` more bytes of a request body to throw away, then `request` is answered.
     SkippingBody { left: u64, request: Request },
     /// Sending an answer; nothing more is read until it is gone.
@@ -219,6 +228,12 @@ impl Connection {
         for _ in 0..STEPS_PER_TURN {
             let step = match mem::replace(&mut self.state, State::Closed) {
                 State::ReadingHead => self.read_head(root, now),
+                State::SendingInterim {
+                    interim,
+                    sent,
+                    left,
+                    request,
+                } => self.send_interim(interim, sent, left, request, now),
                 State::SkippingBody { left, request } => self.skip_body(left, request, root, now),
                 State::Sending { outgoing, exchange } => self.send(outgoing, exchange, log, now),
                 State::Lingering => self.linger(),
@@ -303,10 +318,22 @@ impl Connection {
         };
         match request.body_length() {
             Ok(BodyLength::None) => self.answer(request, root),
-            Ok(BodyLength::Fixed(length)) if length <= BODY_LIMIT => State::SkippingBody {
-                left: length,
-                request,
-            },
+            Ok(BodyLength::Fixed(length)) if length <= BODY_LIMIT => {
+                // Only a body we will read may be invited; a client may wait
+                // for the invitation before it sends (`Expect: 100-continue`).
+                match self.policy.interim_answer(&request).filter(|_| length > 0) {
+                    Some(interim) => State::SendingInterim {
+                        interim,
+                        sent: 0,
+                        left: length,
+                        request,
+                    },
+                    None => State::SkippingBody {
+                        left: length,
+                        request,
+                    },
+                }
+            }
             Ok(BodyLength::Fixed(_)) => {
                 let response = error_response(Status::CONTENT_TOO_LARGE, "", root);
                 self.refuse(Some(request), response)
@@ -356,6 +383,44 @@ impl Connection {
             Ok(outgoing) => State::Sending { outgoing, exchange },
             // The file could not be read after all: there is nothing honest to send.
             Err(_) => State::Closed,
+        }
+    }
+
+    /// Sends what is left of an interim answer. It is tiny, but a client that
+    /// pipelined a large download before this request and reads slowly may
+    /// have filled the send buffer: then it waits for room like any answer.
+    fn send_interim(
+        &mut self,
+        interim: &'static [u8],
+        sent: usize,
+        left: u64,
+        request: Request,
+        now: Instant,
+    ) -> Step {
+        let unsent = |sent, request| State::SendingInterim {
+            interim,
+            sent,
+            left,
+            request,
+        };
+        match self.stream.write(&interim[sent..]) {
+            Ok(count) if count > 0 => {
+                self.last_activity = now;
+                let sent = sent + count;
+                if sent == interim.len() {
+                    Step::Go(State::SkippingBody { left, request })
+                } else {
+                    Step::Go(unsent(sent, request))
+                }
+            }
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                Step::Stop(unsent(sent, request), Waiting::ForOutput)
+            }
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {
+                Step::Go(unsent(sent, request))
+            }
+            // A write of 0, or a broken connection: nobody is listening.
+            Ok(_) | Err(_) => Step::Stop(State::Closed, Waiting::Closed),
         }
     }
 

@@ -15,8 +15,6 @@
 //! - [`report`] and [`show`]: how results are told to a person, [`output`]: as
 //!   JSON or TAP, for programs;
 //! - [`profiles`]: the stages' check sets named by behaviour (`keep-alive`);
-//! - [`harness`]: starting a stage's binary on port 0, for the workspace's tests;
-//! - [`graceful_stop`]: whether a server the tests started stops cleanly on a signal;
 //! - [`process`]: what `/proc` says about the server's process (threads, children,
 //!   zombies, CPU time, memory, open descriptors), also for the `lab` crate;
 //!
@@ -24,8 +22,6 @@
 
 pub mod checks;
 pub mod client;
-pub mod graceful_stop;
-pub mod harness;
 pub mod http_date;
 pub mod output;
 pub mod process;

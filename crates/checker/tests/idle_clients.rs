@@ -4,13 +4,11 @@
 // A panic in a test is a failed test, which is what an unwrap here should mean.
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Command, Output};
 use std::thread;
 use std::time::Duration;
-
-use stage01_fixed_page::head::read_request_head;
 
 const IDLE_CLIENTS: &str = env!("CARGO_BIN_EXE_idle-clients");
 
@@ -23,7 +21,7 @@ fn tiny_server(patience: Duration) -> SocketAddr {
         for mut stream in listener.incoming().flatten() {
             thread::spawn(move || {
                 stream.set_read_timeout(Some(patience)).unwrap();
-                if read_request_head(&mut stream, &mut Vec::new()).is_ok() {
+                if read_until_blank_line(&mut stream) {
                     let _ = stream.write_all(
                         b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
                     );
@@ -32,6 +30,21 @@ fn tiny_server(patience: Duration) -> SocketAddr {
         }
     });
     addr
+}
+
+/// Reads until the blank line that ends a request head: `false` if the client
+/// left, or stayed silent past the read timeout, first. (The checker's tests
+/// share no code with the servers, so this tiny reader is their own.)
+fn read_until_blank_line(stream: &mut impl Read) -> bool {
+    let mut received = Vec::new();
+    let mut byte = [0; 1];
+    while !received.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => received.push(byte[0]),
+            _ => return false,
+        }
+    }
+    true
 }
 
 fn idle_clients(arguments: &[&str]) -> (Output, String) {

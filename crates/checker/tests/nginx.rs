@@ -15,8 +15,8 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use checker::harness::SiteCopy;
 use checker::target::Target;
+use harness::SiteCopy;
 
 /// The checks nginx 1.22 (Debian's) fails under the `keep-alive` profile, and
 /// why: each is a rule the course keeps and nginx, by default or by design,

@@ -13,10 +13,10 @@ use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use checker::checks::Check;
-use checker::harness::ServerProcess;
 use checker::{Outcome, Report};
 use exercise_runner::exercises::{self, Exercise};
 use exercise_runner::{checks, copies};
+use harness::ServerProcess;
 
 const USAGE: &str = "\
 exercise: check your work on the course's exercises

@@ -5,8 +5,8 @@
 // A panic in a test is a failed test, which is what an unwrap here should mean.
 #![allow(clippy::unwrap_used)]
 
-use checker::graceful_stop::in_flight_answer_survives;
-use checker::harness::ServerProcess;
+use harness::ServerProcess;
+use harness::graceful_stop::in_flight_answer_survives;
 
 const WORKER_THREADS: &str = env!("CARGO_BIN_EXE_solution-ch08-worker-threads");
 

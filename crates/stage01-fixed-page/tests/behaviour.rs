@@ -3,7 +3,7 @@
 // A panic in a test is a failed test, which is what an unwrap here should mean.
 #![allow(clippy::unwrap_used)]
 
-use checker::harness::{ServerProcess, startup_errors_are_one_line};
+use harness::{ServerProcess, startup_errors_are_one_line};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_stage01-fixed-page");
 const ONE_READ_MISTAKE: &str = env!("CARGO_BIN_EXE_mistake-one-read");

@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use checker::harness::{ServerProcess, startup_errors_are_one_line};
+use harness::{ServerProcess, startup_errors_are_one_line};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_stage02-file-lookup");
 const STRING_PATH_MISTAKE: &str = env!("CARGO_BIN_EXE_mistake-string-path");

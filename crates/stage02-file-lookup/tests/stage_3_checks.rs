@@ -5,7 +5,7 @@
 // A panic in a test is a failed test, which is what an unwrap here should mean.
 #![allow(clippy::unwrap_used)]
 
-use checker::harness::ServerProcess;
+use harness::ServerProcess;
 
 const SERVER: &str = env!("CARGO_BIN_EXE_stage02-file-lookup");
 

@@ -12,8 +12,8 @@ use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use checker::harness::{ServerProcess, startup_errors_are_one_line};
 use checker::process::{children, thread_count, zombie_children};
+use harness::{ServerProcess, startup_errors_are_one_line};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_stage03-multiprocess");
 const KEEPS_SOCKET_MISTAKE: &str = env!("CARGO_BIN_EXE_mistake-keeps-socket");

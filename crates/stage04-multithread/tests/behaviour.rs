@@ -11,9 +11,9 @@ use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use checker::graceful_stop::in_flight_answer_survives;
-use checker::harness::{ServerProcess, run_expecting_startup_error, startup_errors_are_one_line};
 use checker::process::thread_count;
+use harness::graceful_stop::in_flight_answer_survives;
+use harness::{ServerProcess, run_expecting_startup_error, startup_errors_are_one_line};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_stage04-multithread");
 const HELD_LOCK_MISTAKE: &str = env!("CARGO_BIN_EXE_mistake-held-lock-pool");

@@ -9,9 +9,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use checker::graceful_stop::in_flight_answer_survives;
-use checker::harness::{ServerProcess, run_expecting_startup_error, startup_errors_are_one_line};
 use checker::process::thread_count;
+use harness::graceful_stop::in_flight_answer_survives;
+use harness::{ServerProcess, run_expecting_startup_error, startup_errors_are_one_line};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_stage05-green-threads");
 const BLOCKING_SLEEP_MISTAKE: &str = env!("CARGO_BIN_EXE_mistake-blocking-sleep");

@@ -10,8 +10,8 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use checker::Outcome;
-use checker::graceful_stop::in_flight_answer_survives;
-use checker::harness::{ServerProcess, answers_requests_within, startup_errors_are_one_line};
+use harness::graceful_stop::in_flight_answer_survives;
+use harness::{ServerProcess, answers_requests_within, startup_errors_are_one_line};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_stage06-nonblocking");
 const SINGLE_WRITE_MISTAKE: &str = env!("CARGO_BIN_EXE_mistake-single-write");
@@ -61,8 +61,7 @@ fn startup_errors_are_one_clear_line() {
 #[test]
 fn a_bad_poll_sleep_is_one_clear_line() {
     let (code, stderr) =
-        checker::harness::run_expecting_startup_error(SERVER, &["--poll-sleep-ms", "soon"])
-            .unwrap();
+        harness::run_expecting_startup_error(SERVER, &["--poll-sleep-ms", "soon"]).unwrap();
     assert_eq!(code, Some(2));
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }

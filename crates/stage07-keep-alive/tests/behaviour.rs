@@ -8,8 +8,8 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use checker::graceful_stop::in_flight_answer_survives;
-use checker::harness::{
+use harness::graceful_stop::in_flight_answer_survives;
+use harness::{
     ServerProcess, answers_requests_within, run_expecting_startup_error,
     startup_errors_are_one_line,
 };

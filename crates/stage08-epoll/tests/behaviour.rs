@@ -11,12 +11,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use checker::client::Connection;
-use checker::graceful_stop::in_flight_answer_survives;
-use checker::harness::{
+use checker::process::{cpu_seconds, open_descriptors};
+use harness::graceful_stop::in_flight_answer_survives;
+use harness::{
     ServerProcess, SiteCopy, answers_requests_within, run_expecting_startup_error,
     startup_errors_are_one_line,
 };
-use checker::process::{cpu_seconds, open_descriptors};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_stage08-epoll");
 const EDGE_ONCE_MISTAKE: &str = env!("CARGO_BIN_EXE_mistake-edge-once");

@@ -1,7 +1,7 @@
 //! Whether a server stops cleanly on a signal: it refuses new clients, finishes
 //! the answers already on their way, and exits with status 0.
 //!
-//! This is not a check in [`crate::checks`]: it sends the server a signal, which a
+//! This is not a check in `checker::checks`: it sends the server a signal, which a
 //! checker pointed at someone else's server must not do. The stages' tests call
 //! it on a server they started themselves.
 
@@ -10,9 +10,9 @@ use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::client::{self, Connection, is_timeout};
-use crate::harness::ServerProcess;
-use crate::target::{Fixtures, LARGE_FILE_SIZE};
+use crate::ServerProcess;
+use checker::client::{self, Connection, is_timeout};
+use checker::target::{Fixtures, LARGE_FILE_SIZE};
 
 /// How much of the large file is read before the signal is sent.
 const READ_BEFORE_SIGNAL: usize = 1024 * 1024;
@@ -42,7 +42,7 @@ pub fn in_flight_answer_survives(server: &mut ServerProcess, signal: &str) -> Re
     }
 
     read_at_least(&mut connection.stream, &mut received, usize::MAX)?;
-    let head_end = crate::response_reader::find_head_end(&received).ok_or("no response head")?;
+    let head_end = checker::response_reader::find_head_end(&received).ok_or("no response head")?;
     if received[head_end..] != fixtures.bytes_of("large.bin")[..] {
         return Err(format!(
             "after SIG{signal}, the download ended with {} of {LARGE_FILE_SIZE} body bytes",

@@ -3,6 +3,13 @@
 //!
 //! Tests never fork or serve inside the test process: they run the same program a
 //! student runs, and talk to it over TCP, as a browser would.
+//!
+//! This is the workspace's test harness, kept apart from the checker: the
+//! checker is the conformance tool that judges any server; this crate starts
+//! the course's own servers for their tests and hands the checker a target.
+//! [`graceful_stop`] checks that a started server stops cleanly on a signal.
+
+pub mod graceful_stop;
 
 use std::fs;
 use std::io::{self, BufRead, BufReader};
@@ -14,7 +21,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use crate::target::Target;
+use checker::Target;
 
 /// How long a server may take to print its `listening on` line.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -32,7 +39,7 @@ impl SiteCopy {
         let path =
             std::env::temp_dir().join(format!("course-site-{}-{number}", std::process::id()));
         let _ = fs::remove_dir_all(&path);
-        copy_folder(&crate::target::default_root(), &path)?;
+        copy_folder(&checker::target::default_root(), &path)?;
         Ok(SiteCopy {
             path: path.canonicalize()?,
         })
@@ -220,7 +227,7 @@ impl Drop for ServerProcess {
         // children, then end it.
         let server = nix::unistd::Pid::from_raw(self.pid() as i32);
         let _ = nix::sys::signal::kill(server, nix::sys::signal::Signal::SIGSTOP);
-        for child in crate::process::children(self.pid()) {
+        for child in checker::process::children(self.pid()) {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(child.pid as i32),
                 nix::sys::signal::Signal::SIGKILL,
@@ -249,7 +256,7 @@ pub fn answers_requests_within(
     };
     let mut answered = 0;
     while answered < count {
-        let mut connection = crate::client::Connection::open(addr)
+        let mut connection = checker::client::Connection::open(addr)
             .map_err(|error| format!("after {answered} answers: {}", error.describe()))?;
         for _ in 0..per_connection.min(count - answered) {
             if started.elapsed() > limit {

@@ -14,8 +14,8 @@ use std::thread;
 use std::time::Duration;
 
 use checker::Target;
-use checker::harness::SiteCopy;
 use common::access_log::AccessLog;
+use harness::SiteCopy;
 use stage02_file_lookup::blocking::serve_connection;
 
 /// A thread per connection, like stage 4, but with room for only `slots`

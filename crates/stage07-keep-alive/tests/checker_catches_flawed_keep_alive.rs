@@ -1,7 +1,7 @@
 //! The checker's proof that its keep-alive checks can fail, and can pass.
 //!
 //! A small keep-alive server, one thread per connection and blocking sockets,
-//! built from `common`'s pieces, is run with one flaw at a time. Without a flaw it
+//! built from stage 1's and stage 2's pieces, is run with one flaw at a time. Without a flaw it
 //! passes every stage 7 check (so the checks ask nothing an honest server cannot
 //! do, whatever its concurrency model); with a flaw, the check made for it fails.
 //! The stages' own tests show the rest: stage 6 fails the keep-alive checks, the
@@ -17,7 +17,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use checker::Target;
-use checker::harness::SiteCopy;
+use harness::SiteCopy;
 use stage01_fixed_page::head::{HeadError, read_request_head};
 use stage02_file_lookup::request::{BodyLength, parse_request_head};
 use stage02_file_lookup::response::{Status, write_response};

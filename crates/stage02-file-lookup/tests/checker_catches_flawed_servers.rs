@@ -1,6 +1,6 @@
-//! The checker's own proof that its checks can fail.
+//! The checker's own proof that its stage 1 and 2 checks can fail.
 //!
-//! A small server, built from `common`'s pieces, is run with one flaw at a time.
+//! A small server, built from stage 2's pieces, is run with one flaw at a time.
 //! Without a flaw it passes every stage 1 and 2 check; with a flaw, the check made
 //! for that flaw must fail. A check that passed against every flawed server would
 //! be a check that cannot fail.
@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::thread;
 
 use checker::Target;
-use checker::harness::SiteCopy;
+use harness::SiteCopy;
 use stage01_fixed_page::head::read_request_head;
 use stage02_file_lookup::request::parse_request_head;
 use stage02_file_lookup::response::{Body, Response, Status, write_response};

@@ -12,8 +12,8 @@ use std::net::TcpListener;
 use std::thread;
 
 use checker::Target;
-use checker::harness::SiteCopy;
 use common::access_log::AccessLog;
+use harness::SiteCopy;
 use stage02_file_lookup::blocking::serve_connection;
 
 #[test]

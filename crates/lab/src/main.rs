@@ -5,7 +5,12 @@
 //! and CPU (read from `/proc`), and how long a fresh request took meanwhile.
 //! `scripts/bench` runs it for every stage and turns the results into the book's
 //! tables.
+//!
+//! `lab canned` is the ceiling the stages are measured against: a responder
+//! that answers every request head with the same page from memory, without
+//! reading what was asked (`canned.rs` says why it exists).
 
+mod canned;
 mod hold;
 
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -26,6 +31,11 @@ Usage:
       `keep-alive` ones get one response first. Prints one JSON line: how many
       opened and stayed open, the server's memory before and after (with --pid),
       its CPU while they sat idle, and the latency of fresh requests meanwhile.
+  lab canned [--addr 127.0.0.1:0] [--page html/index.html]
+      The ceiling: one thread, level-triggered epoll, and every request head
+      answered with the same page from memory. It reads nothing of the request
+      but its end, so it is no web server: a stage's share of its requests per
+      second is what the stage's own work leaves.
   lab cpu --pid PID [--secs 2]
       Prints the process tree's CPU use, in percent of one core.
   lab cpu-time --pid PID
@@ -76,6 +86,14 @@ fn run(arguments: &[String]) -> Result<(), String> {
             };
             println!("{}", hold(&options).to_json());
             Ok(())
+        }
+        "canned" => {
+            let addr = resolve(value("--addr").unwrap_or("127.0.0.1:0"))?;
+            let page_path = value("--page").unwrap_or("html/index.html");
+            let page = std::fs::read(page_path).map_err(|error| format!("{page_path}: {error}"))?;
+            let listener = canned::bind_and_announce(addr, page_path)
+                .map_err(|error| format!("{addr}: {error}"))?;
+            canned::serve(listener, page).map_err(|error| format!("serving: {error}"))
         }
         "cpu" | "cpu-time" => {
             let pid: u32 = value("--pid")

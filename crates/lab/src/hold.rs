@@ -107,7 +107,7 @@ fn keep_alive_request(addr: SocketAddr, path: &str) -> String {
 }
 
 /// Reads one response whose length `Content-Length` gives.
-fn read_one_response(stream: &mut TcpStream) -> io::Result<()> {
+pub fn read_one_response(stream: &mut TcpStream) -> io::Result<()> {
     let mut received = Vec::new();
     let mut chunk = [0; 16 * 1024];
     loop {

@@ -72,3 +72,19 @@ fn exchange(mut stream: TcpStream, head: &str) -> io::Result<TcpStream> {
     read_one_response(&mut stream)?;
     Ok(stream)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn sends_every_request_on_one_kept_alive_connection() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+        let addr = listener.local_addr().expect("the bound address");
+        std::thread::spawn(move || crate::canned::serve(listener, b"page".to_vec()));
+        let (answered, _) =
+            send(addr, "/", 50, Connections::KeptAlive).expect("every request answered");
+        assert_eq!(answered, 50);
+    }
+}

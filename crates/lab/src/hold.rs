@@ -107,7 +107,7 @@ fn keep_alive_request(addr: SocketAddr, path: &str) -> String {
 }
 
 /// Reads one response whose length `Content-Length` gives.
-fn read_one_response(stream: &mut TcpStream) -> io::Result<()> {
+pub fn read_one_response(stream: &mut TcpStream) -> io::Result<()> {
     let mut received = Vec::new();
     let mut chunk = [0; 16 * 1024];
     loop {
@@ -134,7 +134,8 @@ fn read_one_response(stream: &mut TcpStream) -> io::Result<()> {
     }
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+/// Where `needle` first occurs in `haystack`.
+pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack
         .windows(needle.len())
         .position(|window| window == needle)

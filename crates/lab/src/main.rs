@@ -5,8 +5,15 @@
 //! and CPU (read from `/proc`), and how long a fresh request took meanwhile.
 //! `scripts/bench` runs it for every stage and turns the results into the book's
 //! tables.
+//!
+//! `lab canned` is the ceiling the stages are measured against: a responder
+//! that answers every request head with the same page from memory, without
+//! reading what was asked (`canned.rs` says why it exists). `lab send` sends a
+//! fixed number of requests, for counting a server's system calls per request.
 
+mod canned;
 mod hold;
+mod send;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
@@ -15,6 +22,7 @@ use std::time::Duration;
 use checker::process::tree_cpu_seconds;
 
 use hold::{HoldOptions, Idle, hold};
+use send::{Connections, send};
 
 const USAGE: &str = "\
 lab: the measurement lab's tool for what wrk cannot do
@@ -26,6 +34,15 @@ Usage:
       `keep-alive` ones get one response first. Prints one JSON line: how many
       opened and stayed open, the server's memory before and after (with --pid),
       its CPU while they sat idle, and the latency of fresh requests meanwhile.
+  lab canned [--addr 127.0.0.1:0] [--page html/index.html]
+      The ceiling: one thread, level-triggered epoll, and every request head
+      answered with the same page from memory. It reads nothing of the request
+      but its end, so it is no web server: a stage's share of its requests per
+      second is what the stage's own work leaves.
+  lab send --addr HOST:PORT --requests N [--new-connection-each] [--path /index.html]
+      Sends N requests one after another, on one kept-alive connection, or on
+      a new connection each (for servers that close after every response).
+      Prints one JSON line: how many were answered, in how many seconds.
   lab cpu --pid PID [--secs 2]
       Prints the process tree's CPU use, in percent of one core.
   lab cpu-time --pid PID
@@ -75,6 +92,34 @@ fn run(arguments: &[String]) -> Result<(), String> {
                 cpu_window: Duration::from_secs_f64(number("--cpu-secs", 2.0)?),
             };
             println!("{}", hold(&options).to_json());
+            Ok(())
+        }
+        "canned" => {
+            let addr = resolve(value("--addr").unwrap_or("127.0.0.1:0"))?;
+            let page_path = value("--page").unwrap_or("html/index.html");
+            let page = std::fs::read(page_path).map_err(|error| format!("{page_path}: {error}"))?;
+            let listener = canned::bind_and_announce(addr, page_path)
+                .map_err(|error| format!("{addr}: {error}"))?;
+            canned::serve(listener, page).map_err(|error| format!("serving: {error}"))
+        }
+        "send" => {
+            let addr = resolve(value("--addr").ok_or("send needs --addr HOST:PORT")?)?;
+            let connections = if rest
+                .iter()
+                .any(|argument| argument == "--new-connection-each")
+            {
+                Connections::NewEach
+            } else {
+                Connections::KeptAlive
+            };
+            let requests = number("--requests", 1000.0)? as usize;
+            let path = value("--path").unwrap_or("/index.html");
+            let (answered, took) = send(addr, path, requests, connections)
+                .map_err(|error| format!("{addr}: {error}"))?;
+            println!(
+                "{{\"answered\":{answered},\"seconds\":{:.3}}}",
+                took.as_secs_f64()
+            );
             Ok(())
         }
         "cpu" | "cpu-time" => {

@@ -98,3 +98,14 @@ fn refuses_more_than_its_bounds_and_a_wrong_pid() {
     assert_eq!(output.status.code(), Some(1));
     assert!(stdout.is_empty(), "{stdout}");
 }
+
+/// `--pid $(pgrep ...)` with two matching processes gives two ids: the error
+/// must name the stray one, not blame the URL.
+#[test]
+fn a_stray_argument_is_named() {
+    let (output, _) = idle_clients(&["http://127.0.0.1:9/", "10", "--pid", "123", "456"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("unexpected argument '456'"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}

@@ -1,9 +1,9 @@
 //! Reference solution of ch02-conditional-get (chapter 2).
 
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use stage01_fixed_page::date::http_date;
+use stage01_fixed_page::date::{http_date, parse_http_date};
 use stage02_file_lookup::request::Request;
 use stage02_file_lookup::response::{Body, Response, Status};
 use stage02_file_lookup::site::respond;
@@ -47,37 +47,4 @@ fn answer(request: &Request, root: &Path) -> Response {
 fn whole_seconds(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_secs())
-}
-
-/// Reads `Sun, 06 Nov 1994 08:49:37 GMT`, the only format a server must send.
-fn parse_http_date(text: &str) -> Option<SystemTime> {
-    let parts: Vec<&str> = text.split([' ', ':']).collect();
-    let [_, day, month, year, hour, minute, second, "GMT"] = parts[..] else {
-        return None;
-    };
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = MONTHS.iter().position(|name| *name == month)? as i64 + 1;
-    let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
-    let (hour, minute, second): (u64, u64, u64) = (
-        hour.parse().ok()?,
-        minute.parse().ok()?,
-        second.parse().ok()?,
-    );
-    let days = days_from_civil(year, month, day);
-    let seconds = u64::try_from(days).ok()? * 86_400 + hour * 3600 + minute * 60 + second;
-    Some(UNIX_EPOCH + Duration::from_secs(seconds))
-}
-
-/// Days since 1970-01-01 of a date (Howard Hinnant's algorithm, the inverse of
-/// the one `stage02_file_lookup::response` uses to write dates).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_index = if month > 2 { month - 3 } else { month + 9 };
-    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
 }

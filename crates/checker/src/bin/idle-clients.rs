@@ -278,6 +278,14 @@ fn parse(arguments: &[String]) -> Result<Option<Options>, String> {
         }
     }
     let [url, count] = positional.as_slice() else {
+        // Name what is extra: with `--pid $(pgrep stage08)` and two servers
+        // running, pgrep prints two ids and the second one lands here.
+        if let [_, _, extra, ..] = positional.as_slice() {
+            return Err(format!(
+                "unexpected argument '{extra}': give the server's URL, how many \
+                 connections to open, and options (did --pid get two process ids?)"
+            ));
+        }
         return Err("give the server's URL and how many connections to open".into());
     };
     let count = number(count, "COUNT")?;

@@ -20,7 +20,10 @@ Options:
   --stage N            the stage whose behaviour to check (1 to 8); earlier stages'
                        rules that still apply are checked too
   --root DIR           the folder the server serves [default: the workspace's html/];
-                       the checker plants test files in a subfolder while it runs
+                       the checker plants test files in a subfolder while it runs;
+                       where it cannot, the checks that need them are skipped
+  --no-root            the server's folder is not here (another machine, not yours
+                       to write): run only the checks that need no planted file
   --pid PID            the server's process id, for the checks that look at the
                        process (zombies, threads, idle CPU)
   --profile NAME       instead of --stage, the behaviour to check, for a server that
@@ -201,6 +204,7 @@ fn parse(arguments: &[String]) -> Result<Option<Options>, String> {
             "--stage" => stage = Some(stage_number(value()?)?),
             "--profile" => profile = Some(checker::profiles::find(value()?)?),
             "--root" => root = PathBuf::from(value()?),
+            "--no-root" => root = PathBuf::new(),
             "--pid" => pid = Some(process_id(value()?)?),
             "--idle-timeout" => idle_timeout = seconds(value()?, "--idle-timeout")?,
             "--head-timeout" => head_timeout = seconds(value()?, "--head-timeout")?,
@@ -223,9 +227,13 @@ fn parse(arguments: &[String]) -> Result<Option<Options>, String> {
         None if list => SocketAddr::from(([127, 0, 0, 1], 0)),
         None => return Err("which server? give its URL, such as http://127.0.0.1:7802/".into()),
     };
-    let root = root
-        .canonicalize()
-        .map_err(|error| format!("--root {}: {error}", root.display()))?;
+    // An empty root is `--no-root`: nothing to plant in, nothing to read.
+    let root = if root.as_os_str().is_empty() {
+        root
+    } else {
+        root.canonicalize()
+            .map_err(|error| format!("--root {}: {error}", root.display()))?
+    };
     Ok(Some(Options {
         target: Target {
             addr,

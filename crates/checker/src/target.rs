@@ -21,6 +21,8 @@ pub struct Target {
     pub addr: SocketAddr,
     /// The folder the server serves. The checker reads the expected bytes from it,
     /// and plants its own test files in a subfolder for the length of the run.
+    /// Empty for no root at all (`--no-root`): only the checks that need no
+    /// planted file run.
     pub root: PathBuf,
     /// The server's process id, for the checks that look at the process itself
     /// (zombie children, threads, CPU while idle). Those are skipped without it.
@@ -61,16 +63,25 @@ pub fn address_of(url: &str) -> Result<SocketAddr, String> {
 
 /// Files the checker plants under the root (removed again when dropped), and a
 /// secret file outside the root that no request may ever reach.
+///
+/// When they cannot be planted (a root the checker may not write, or a server on
+/// another machine), a run goes on without them: every use of a planted file is
+/// noted, and a check that used one is reported as skipped, never as passed or
+/// failed, since what it saw proves nothing.
 pub struct Fixtures {
     /// The planted folder on disk, under the root.
-    pub dir: PathBuf,
+    dir: PathBuf,
     /// The same folder as a URL path, such as `/checker-4242`.
-    pub url: String,
+    url: String,
     /// The absolute path of the secret file outside the root.
-    pub secret_path: PathBuf,
+    secret_path: PathBuf,
     /// A text that only the secret file contains.
-    pub secret_marker: String,
+    secret_marker: String,
     secret_dir: PathBuf,
+    /// Why nothing could be planted, if so.
+    missing: Option<String>,
+    /// Whether a check has used a planted file since [`Fixtures::start_check`].
+    used: AtomicBool,
 }
 
 impl Fixtures {
@@ -93,9 +104,80 @@ impl Fixtures {
             secret_marker,
             secret_dir,
             dir,
+            missing: None,
+            used: AtomicBool::new(false),
         };
         fixtures.write_files()?;
         Ok(fixtures)
+    }
+
+    /// Plants the test files under `root`, or, when that fails, records why and
+    /// plants nothing: the checks that need the files will be skipped.
+    pub fn create_or_absent(root: Option<&Path>) -> Fixtures {
+        let Some(root) = root else {
+            return Fixtures::absent(root_for_nothing(), "no root was given (--no-root)".into());
+        };
+        match Fixtures::create(root) {
+            Ok(fixtures) => fixtures,
+            Err(error) => Fixtures::absent(
+                root.to_path_buf(),
+                format!(
+                    "the checker cannot plant its files under {}: {error}",
+                    root.display()
+                ),
+            ),
+        }
+    }
+
+    fn absent(root: PathBuf, why: String) -> Fixtures {
+        Fixtures {
+            url: "/checker-absent".into(),
+            dir: root.join("checker-absent"),
+            secret_path: PathBuf::from("/nonexistent/checker-secret.txt"),
+            secret_marker: "CHECKER-SECRET-ABSENT".into(),
+            secret_dir: PathBuf::new(),
+            missing: Some(why),
+            used: AtomicBool::new(false),
+        }
+    }
+
+    /// Why nothing is planted, when nothing is.
+    pub fn missing(&self) -> Option<&str> {
+        self.missing.as_deref()
+    }
+
+    /// Starts watching for a check's use of planted files.
+    pub fn start_check(&self) {
+        self.used.store(false, Ordering::Relaxed);
+    }
+
+    /// Whether the check since [`Fixtures::start_check`] used a planted file.
+    pub fn were_used(&self) -> bool {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// The planted folder on disk, under the root.
+    pub fn dir(&self) -> &Path {
+        self.used.store(true, Ordering::Relaxed);
+        &self.dir
+    }
+
+    /// The planted folder as a URL path, such as `/checker-4242`.
+    pub fn url(&self) -> &str {
+        self.used.store(true, Ordering::Relaxed);
+        &self.url
+    }
+
+    /// The absolute path of the secret file outside the root.
+    pub fn secret_path(&self) -> &Path {
+        self.used.store(true, Ordering::Relaxed);
+        &self.secret_path
+    }
+
+    /// A text that only the secret file contains.
+    pub fn secret_marker(&self) -> &str {
+        self.used.store(true, Ordering::Relaxed);
+        &self.secret_marker
     }
 
     fn write_files(&self) -> io::Result<()> {
@@ -131,11 +213,13 @@ impl Fixtures {
 
     /// The URL path of a planted file: `page.html` gives `/checker-4242/page.html`.
     pub fn url_of(&self, name: &str) -> String {
+        self.used.store(true, Ordering::Relaxed);
         format!("{}/{name}", self.url)
     }
 
     /// The bytes of a planted file, as the server should send them.
     pub fn bytes_of(&self, name: &str) -> Vec<u8> {
+        self.used.store(true, Ordering::Relaxed);
         fs::read(self.dir.join(name)).unwrap_or_default()
     }
 }
@@ -151,7 +235,7 @@ pub fn keep_planted_files() {
 
 impl Drop for Fixtures {
     fn drop(&mut self) {
-        if KEEP_PLANTED_FILES.load(Ordering::Relaxed) {
+        if KEEP_PLANTED_FILES.load(Ordering::Relaxed) || self.missing.is_some() {
             return;
         }
         let _ = fs::remove_dir_all(&self.dir);
@@ -205,6 +289,16 @@ impl Exchange {
 }
 
 impl Context<'_> {
+    /// A file of the server's root, to compare an answer with. With no root
+    /// (`--no-root`) the check cannot compare, and is skipped like one that
+    /// needs planted files.
+    pub fn root_file(&self, name: &str) -> PathBuf {
+        if self.target.root.as_os_str().is_empty() {
+            self.fixtures.used.store(true, Ordering::Relaxed);
+        }
+        self.target.root.join(name)
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.target.addr
     }
@@ -278,7 +372,7 @@ impl Context<'_> {
     /// The secret file's path without its leading slash.
     pub fn secret_relative_to_slash(&self) -> String {
         self.fixtures
-            .secret_path
+            .secret_path()
             .to_string_lossy()
             .trim_start_matches('/')
             .to_string()
@@ -286,7 +380,7 @@ impl Context<'_> {
 
     /// Fails when a reply holds the secret that lives outside the root.
     pub fn expect_no_secret(&self, exchange: &Exchange) -> Result<(), Failure> {
-        let marker = self.fixtures.secret_marker.as_bytes();
+        let marker = self.fixtures.secret_marker().as_bytes();
         if exchange
             .reply
             .raw
@@ -296,11 +390,16 @@ impl Context<'_> {
             return Err(exchange.fail(
                 format!(
                     "the server sent {}, a file OUTSIDE its root",
-                    self.fixtures.secret_path.display()
+                    self.fixtures.secret_path().display()
                 ),
                 "a 4xx error; nothing outside the root is ever read or sent",
             ));
         }
         Ok(())
     }
+}
+
+/// A path that names no folder, for a run with no root at all.
+fn root_for_nothing() -> PathBuf {
+    PathBuf::from("/nonexistent")
 }

@@ -71,7 +71,7 @@ pub fn checks() -> Vec<Check> {
 }
 
 fn index_at_root(context: &Context) -> Result<(), Failure> {
-    let index = context.target.root.join("index.html");
+    let index = context.root_file("index.html");
     let wanted = fs::read(&index).map_err(|error| {
         Failure::new(
             format!("cannot read {}: {error}", index.display()),
@@ -183,7 +183,7 @@ fn percent_decoding(context: &Context) -> Result<(), Failure> {
 }
 
 fn not_found_page(context: &Context) -> Result<(), Failure> {
-    let page = context.target.root.join("404.html");
+    let page = context.root_file("404.html");
     let wanted = fs::read(&page).map_err(|error| {
         Failure::new(
             format!("cannot read {}: {error}", page.display()),

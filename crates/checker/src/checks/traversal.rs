@@ -88,7 +88,7 @@ fn dot_dot(context: &Context) -> Result<(), Failure> {
     refused(context, &climbing(context, "../"))?;
     let inside = format!(
         "{}/../{}",
-        context.fixtures.url,
+        context.fixtures.url(),
         climbing(context, "../").trim_start_matches('/')
     );
     refused(context, &inside)

@@ -141,7 +141,7 @@ fn listing_escapes_names(context: &Context) -> Result<(), Failure> {
 
 /// The modification time of a planted file as an HTTP date.
 fn modified_date(context: &Context, name: &str) -> Result<(SystemTime, String), Failure> {
-    let modified = fs::metadata(context.fixtures.dir.join(name))
+    let modified = fs::metadata(context.fixtures.dir().join(name))
         .and_then(|metadata| metadata.modified())
         .map_err(|error| Failure::new(format!("cannot read {name}'s time: {error}"), ""))?;
     Ok((modified, http_date(modified)))

@@ -87,11 +87,11 @@ fn sendfile_sends_files(context: &Context) -> Result<(), Failure> {
     let Some(pid) = context.target.pid else {
         return Err(Failure::new("no --pid given", "the server's process id"));
     };
-    fs::create_dir_all(context.fixtures.dir.join("sizes"))
+    fs::create_dir_all(context.fixtures.dir().join("sizes"))
         .map_err(|error| Failure::new(format!("cannot plant files: {error}"), ""))?;
     for size in FILE_SIZES {
         let name = format!("sizes/{size}.bin");
-        fs::write(context.fixtures.dir.join(&name), numbered_bytes(size))
+        fs::write(context.fixtures.dir().join(&name), numbered_bytes(size))
             .map_err(|error| Failure::new(format!("cannot plant {name}: {error}"), ""))?;
         let exchange = context.get(&context.fixtures.url_of(&name))?;
         expect_status(&exchange, 200)?;

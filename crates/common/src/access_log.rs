@@ -93,6 +93,12 @@ impl AccessLog {
         }
     }
 
+    /// Logs an answer given before any request was read (a refusal at the door,
+    /// such as a 503): `127.0.0.1:40212 "-" 503 57`.
+    pub fn record_refusal(&self, peer: SocketAddr, status_code: u16, body_bytes: u64) {
+        self.record(peer, None::<&str>, status_code, body_bytes);
+    }
+
     /// Writes as much of the queue as stdout takes now, without waiting.
     pub fn write_pending(&self) -> Backlog {
         if !self.queued || !self.enabled {

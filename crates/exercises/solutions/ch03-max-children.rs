@@ -128,9 +128,8 @@ fn refuse(mut stream: TcpStream, peer: SocketAddr, root: &Path, log: &AccessLog)
     let written = stream
         .set_nonblocking(true)
         .and_then(|()| write_response(&mut stream, response, false));
-    log.record(
+    log.record_refusal(
         peer,
-        None::<&str>,
         Status::SERVICE_UNAVAILABLE.code,
         if written.is_ok() { body_bytes } else { 0 },
     );

@@ -117,9 +117,8 @@ fn refuse(mut stream: TcpStream, peer: SocketAddr, site: &Site) {
     let written = stream
         .set_nonblocking(true)
         .and_then(|()| write_response(&mut stream, response, false));
-    site.log.record(
+    site.log.record_refusal(
         peer,
-        None::<&str>,
         TOO_MANY_REQUESTS.code,
         if written.is_ok() { body_bytes } else { 0 },
     );

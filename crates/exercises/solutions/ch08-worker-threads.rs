@@ -31,6 +31,7 @@ use nix::sys::resource::{Resource, getrlimit, setrlimit};
 
 use stage06_nonblocking::accept::accept_waiting;
 use stage07_keep_alive::connection::{Connection, DEFAULT_HEAD_TIMEOUT, Waiting};
+use stage07_keep_alive::{idle_timeout, timeout_options};
 
 use admission::{Admission, AdmitEveryone, refuse};
 use table::{ConnectionTable, Token};
@@ -49,9 +50,6 @@ const EVENTS_PER_WAIT: usize = 1024;
 
 /// How long the listener is set aside after `accept` ran out of descriptors.
 const LISTENER_PAUSE: Duration = Duration::from_millis(100);
-
-/// How long a connection may stay quiet before we close it.
-pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 5;
 
 /// A connection and what we last asked epoll to watch it for.
 struct Entry {
@@ -470,21 +468,10 @@ pub fn raise_descriptor_limit() {
 /// Stage 8's command line: port 7808, `--idle-timeout` and `--edge`. An
 /// extension adds its own options before it calls `parse`.
 pub fn cli(name: &'static str, about: &'static str) -> Cli {
-    Cli::new(name, 7808, about)
-        .option(
-            "--idle-timeout",
-            "SECS",
-            "close a connection that stays quiet this long [default: 5]",
-        )
-        .option(
-            "--head-timeout",
-            "SECS",
-            "answer 408 to a request head not whole this long after its first byte [default: 10]",
-        )
-        .switch(
-            "--edge",
-            "edge-triggered epoll (EPOLLET) instead of level-triggered",
-        )
+    timeout_options(Cli::new(name, 7808, about)).switch(
+        "--edge",
+        "edge-triggered epoll (EPOLLET) instead of level-triggered",
+    )
 }
 
 /// What a worker watches its copy of the listener for. `EPOLLEXCLUSIVE` asks
@@ -497,12 +484,7 @@ fn listener_interest(trigger: EpollFlags) -> EpollFlags {
 
 /// Stage 8's server with `--workers N` event loops.
 fn serve(name: &'static str, mut arguments: Arguments) {
-    let idle_timeout = arguments
-        .value("--idle-timeout")
-        .unwrap_or(DEFAULT_IDLE_TIMEOUT_SECS);
-    if idle_timeout == 0 {
-        exit_with_startup_error(name, "--idle-timeout must be at least 1 second");
-    }
+    let idle_timeout = idle_timeout(name, &arguments);
     let workers: usize = arguments.value("--workers").unwrap_or(1);
     if workers == 0 {
         exit_with_startup_error(name, "--workers must be at least 1");
@@ -519,7 +501,7 @@ fn serve(name: &'static str, mut arguments: Arguments) {
                 listener,
                 Arc::clone(&stop),
                 arguments.switch("--edge"),
-                Duration::from_secs(idle_timeout),
+                idle_timeout,
                 arguments.server.root.clone(),
                 log,
             )?;

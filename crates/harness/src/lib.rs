@@ -239,6 +239,24 @@ impl Drop for ServerProcess {
     }
 }
 
+/// Sends half a request head to `addr` and then nothing, and returns what the
+/// server answered (read until it closed, for at most 10 s) and how long after
+/// the half head that took. Stages 7 and 8 must answer 408 at the head's
+/// deadline, though no further byte ever arrives to wake them.
+pub fn answer_to_a_half_head(addr: SocketAddr) -> io::Result<(String, Duration)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")?;
+    let sent = std::time::Instant::now();
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    Ok((
+        String::from_utf8_lossy(&answer).into_owned(),
+        sent.elapsed(),
+    ))
+}
+
 /// Sends `count` requests for `/`, `per_connection` on each connection (1: a
 /// new connection for each, with `Connection: close`), one after another, and
 /// says how long they took. Fails if one goes unanswered, or if the whole takes

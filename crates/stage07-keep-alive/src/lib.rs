@@ -129,22 +129,26 @@ fn accept_new_clients(
 /// Stage 7's command line: port 7807, `--idle-timeout` and `--poll-sleep-ms`.
 /// An extension adds its own options before it calls `parse`.
 pub fn cli(name: &'static str, about: &'static str) -> Cli {
-    Cli::new(name, 7807, about)
-        .option(
-            "--idle-timeout",
-            "SECS",
-            "close a connection that stays quiet this long [default: 5]",
-        )
-        .option(
-            "--head-timeout",
-            "SECS",
-            "answer 408 to a request head not whole this long after its first byte [default: 10]",
-        )
-        .option(
-            "--poll-sleep-ms",
-            "N",
-            "rest N ms after a round that found nothing to do [default: 0, never rest]",
-        )
+    timeout_options(Cli::new(name, 7807, about)).option(
+        "--poll-sleep-ms",
+        "N",
+        "rest N ms after a round that found nothing to do [default: 0, never rest]",
+    )
+}
+
+/// The two timeouts of a kept-alive connection, `--idle-timeout` and
+/// `--head-timeout`: stage 8 takes them from here, with the connection.
+pub fn timeout_options(cli: Cli) -> Cli {
+    cli.option(
+        "--idle-timeout",
+        "SECS",
+        "close a connection that stays quiet this long [default: 5]",
+    )
+    .option(
+        "--head-timeout",
+        "SECS",
+        "answer 408 to a request head not whole this long after its first byte [default: 10]",
+    )
 }
 
 /// The idle timeout the command line asks for; a start-up error if it is 0.

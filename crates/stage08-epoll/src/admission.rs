@@ -73,9 +73,8 @@ pub fn refuse(
     // sends it all. If not, the client sees a cut answer, then the close.
     let sent =
         Outgoing::new(response, false).and_then(|mut outgoing| outgoing.write_to(&mut stream));
-    log.record(
+    log.record_refusal(
         peer,
-        None::<&str>,
         refusal.status.code,
         if sent.is_ok() { body_bytes } else { 0 },
     );

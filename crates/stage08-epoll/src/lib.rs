@@ -49,6 +49,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use stage06_nonblocking::accept::accept_waiting;
 use stage07_keep_alive::connection::{Connection, DEFAULT_HEAD_TIMEOUT, Waiting};
+use stage07_keep_alive::{idle_timeout, timeout_options};
 
 use admission::{Admission, AdmitEveryone, refuse};
 use table::{ConnectionTable, Token};
@@ -68,9 +69,6 @@ const EVENTS_PER_WAIT: usize = 1024;
 
 /// How long the listener is set aside after `accept` ran out of descriptors.
 const LISTENER_PAUSE: Duration = Duration::from_millis(100);
-
-/// How long a connection may stay quiet before we close it.
-pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 5;
 
 /// A connection and what we last asked epoll to watch it for.
 struct Entry {
@@ -512,33 +510,17 @@ pub fn raise_descriptor_limit() {
 /// Stage 8's command line: port 7808, `--idle-timeout` and `--edge`. An
 /// extension adds its own options before it calls `parse`.
 pub fn cli(name: &'static str, about: &'static str) -> Cli {
-    Cli::new(name, 7808, about)
-        .option(
-            "--idle-timeout",
-            "SECS",
-            "close a connection that stays quiet this long [default: 5]",
-        )
-        .option(
-            "--head-timeout",
-            "SECS",
-            "answer 408 to a request head not whole this long after its first byte [default: 10]",
-        )
-        .switch(
-            "--edge",
-            "edge-triggered epoll (EPOLLET) instead of level-triggered",
-        )
+    timeout_options(Cli::new(name, 7808, about)).switch(
+        "--edge",
+        "edge-triggered epoll (EPOLLET) instead of level-triggered",
+    )
 }
 
 /// Stage 8's server as its `main` runs it, from the parsed command line to the
 /// stop, with `admission` deciding who may open a connection ([`AdmitEveryone`]
 /// for stage 8 itself).
 pub fn serve(name: &'static str, mut arguments: Arguments, admission: impl Admission + 'static) {
-    let idle_timeout = arguments
-        .value("--idle-timeout")
-        .unwrap_or(DEFAULT_IDLE_TIMEOUT_SECS);
-    if idle_timeout == 0 {
-        exit_with_startup_error(name, "--idle-timeout must be at least 1 second");
-    }
+    let idle_timeout = idle_timeout(name, &arguments);
     let head_timeout = arguments.seconds("--head-timeout", DEFAULT_HEAD_TIMEOUT);
     // First, before any other thread exists: the stop signals wait to be read.
     let blocked = StopSignals::block_or_exit(name);
@@ -548,7 +530,7 @@ pub fn serve(name: &'static str, mut arguments: Arguments, admission: impl Admis
         listener,
         &blocked,
         arguments.switch("--edge"),
-        Duration::from_secs(idle_timeout),
+        idle_timeout,
         arguments.server.root.clone(),
         // Queued and written without waiting: a stdout nobody reads must not stop the loop.
         AccessLog::non_blocking(arguments.server.quiet),

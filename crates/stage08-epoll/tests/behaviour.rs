@@ -14,8 +14,8 @@ use checker::client::Connection;
 use checker::process::{cpu_seconds, open_descriptors};
 use harness::graceful_stop::in_flight_answer_survives;
 use harness::{
-    ServerProcess, SiteCopy, answers_requests_within, run_expecting_startup_error,
-    startup_errors_are_one_line,
+    ServerProcess, SiteCopy, answer_to_a_half_head, answers_requests_within,
+    run_expecting_startup_error, startup_errors_are_one_line,
 };
 
 const SERVER: &str = env!("CARGO_BIN_EXE_stage08-epoll");
@@ -280,16 +280,7 @@ fn without_a_head_deadline_the_trickling_client_is_caught() {
 fn a_half_head_gets_408_at_its_deadline_not_at_the_idle_timeout() {
     let arguments = ["--idle-timeout", "60", "--head-timeout", "1"];
     let server = ServerProcess::start(SERVER, &arguments).unwrap();
-    let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
-    stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
-    let sent = Instant::now();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
-    let waited = sent.elapsed();
-    let answer = String::from_utf8_lossy(&answer);
+    let (answer, waited) = answer_to_a_half_head(server.addr).unwrap();
     assert!(
         answer.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
         "{answer:?}"

@@ -21,7 +21,7 @@ use checker::http_date::format_http_date;
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 
-use crate::hold::find;
+use crate::wire::find;
 
 /// The event data of the listener; clients are numbered from 0.
 const LISTENER: u64 = u64::MAX;

@@ -1,12 +1,34 @@
-//! The idle-connection experiment: open many connections, leave them idle, and
-//! see what they cost the server (memory, CPU) and whether a new client is still
-//! answered quickly meanwhile.
+//! `lab hold`: the idle-connection experiment of chapters 4, 5, 6 and 8, and of
+//! `scripts/bench`. It opens many connections, leaves them idle, and looks at
+//! what they cost the server (CPU, threads, memory, read from `/proc`) and
+//! whether a new client is still answered quickly meanwhile.
+//!
+//! One experiment, told two ways, from the same pieces in this file:
+//!
+//! - [`watch`], the default: a line a second, for a person watching a
+//!   server change as it happens (threads ending at a read timeout, a loop
+//!   that spins);
+//! - [`measure`], with `--json`: one measurement for a table, as one line of
+//!   JSON. It lets the server settle, counts its CPU while nothing but the idle
+//!   connections is there, and only then times a burst of fresh requests, so
+//!   that their work is not counted as the server's idle CPU.
+//!
+//! [`options`] reads the command line.
 
-use std::io::{self, Read, Write};
+mod measure;
+mod options;
+mod watch;
+
+use std::io;
 use std::net::{SocketAddr, TcpStream};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use checker::process::{thread_count, tree_cpu_seconds, tree_memory_bytes};
+use checker::client::{self, Connection};
+use checker::process::{children, resident_bytes, thread_count, tree_cpu_seconds};
+use nix::sys::resource::{Resource, getrlimit, setrlimit};
+
+use options::{Options, USAGE, parse};
 
 /// What an idle connection has done before it falls silent.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -18,199 +40,193 @@ pub enum Idle {
     KeepAlive,
 }
 
-pub struct HoldOptions {
-    pub addr: SocketAddr,
-    pub connections: usize,
-    pub idle: Idle,
-    pub pid: Option<u32>,
-    pub path: String,
-    /// Fresh requests sent while the connections are held.
-    pub probes: usize,
-    /// How long to watch the server's CPU while the connections are idle.
-    pub cpu_window: Duration,
-}
-
-/// Everything one run measured, printed as one JSON object.
-pub struct HoldResult {
-    pub requested: usize,
-    pub opened: usize,
-    pub open_failure: Option<String>,
-    pub still_open: usize,
-    pub memory_before: Option<u64>,
-    pub memory_after: Option<u64>,
-    pub cpu_percent: Option<f64>,
-    pub threads_after: Option<usize>,
-    pub probe_millis: Vec<f64>,
-    pub probe_failures: usize,
-}
-
-const STEP_TIMEOUT: Duration = Duration::from_secs(5);
-
-pub fn hold(options: &HoldOptions) -> HoldResult {
-    let memory_before = options.pid.and_then(|pid| tree_memory_bytes(pid).ok());
-    let (held, open_failure) = open_idle_connections(options);
-    // Let the server finish whatever the connections set off (threads started,
-    // buffers allocated) before measuring it.
-    std::thread::sleep(Duration::from_millis(500));
-    let memory_after = options.pid.and_then(|pid| tree_memory_bytes(pid).ok());
-    let threads_after = options.pid.and_then(|pid| thread_count(pid).ok());
-    let cpu_percent = options
-        .pid
-        .and_then(|pid| cpu_percent_over(pid, options.cpu_window));
-    let mut probe_millis = Vec::new();
-    let mut probe_failures = 0;
-    for _ in 0..options.probes {
-        match timed_request(options.addr, &options.path) {
-            Ok(elapsed) => probe_millis.push(elapsed.as_secs_f64() * 1000.0),
-            Err(_) => probe_failures += 1,
+/// `lab hold ARGUMENTS`: a mistake in the arguments exits with 2, a run that
+/// cannot start (nothing to connect to, a wrong process id) with 1, each with
+/// one line on stderr.
+pub fn run(arguments: &[String]) -> ExitCode {
+    let options = match parse(arguments) {
+        Ok(Some(options)) => options,
+        Ok(None) => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
         }
-    }
-    let still_open = held.iter().filter(|stream| is_still_open(stream)).count();
-    HoldResult {
-        requested: options.connections,
-        opened: held.len(),
-        open_failure,
-        still_open,
-        memory_before,
-        memory_after,
-        cpu_percent,
-        threads_after,
-        probe_millis,
-        probe_failures,
-    }
-}
-
-/// Opens the connections one by one; stops at the first that fails and says why.
-fn open_idle_connections(options: &HoldOptions) -> (Vec<TcpStream>, Option<String>) {
-    let mut held = Vec::with_capacity(options.connections);
-    let request = keep_alive_request(options.addr, &options.path);
-    for _ in 0..options.connections {
-        let opened =
-            TcpStream::connect_timeout(&options.addr, STEP_TIMEOUT).and_then(|mut stream| {
-                if options.idle == Idle::KeepAlive {
-                    stream.set_read_timeout(Some(STEP_TIMEOUT))?;
-                    stream.write_all(request.as_bytes())?;
-                    read_one_response(&mut stream)?;
-                }
-                Ok(stream)
-            });
-        match opened {
-            Ok(stream) => held.push(stream),
-            Err(error) => return (held, Some(error.to_string())),
+        Err(message) => {
+            eprintln!("lab hold: {message} (try --help)");
+            return ExitCode::from(2);
         }
-    }
-    (held, None)
-}
-
-fn keep_alive_request(addr: SocketAddr, path: &str) -> String {
-    format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n")
-}
-
-/// Reads one response whose length `Content-Length` gives.
-pub fn read_one_response(stream: &mut TcpStream) -> io::Result<()> {
-    let mut received = Vec::new();
-    let mut chunk = [0; 16 * 1024];
-    loop {
-        let count = stream.read(&mut chunk)?;
-        if count == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "closed before the response ended",
-            ));
-        }
-        received.extend_from_slice(&chunk[..count]);
-        let Some(head_end) = find(&received, b"\r\n\r\n").map(|at| at + 4) else {
-            continue;
-        };
-        let head = String::from_utf8_lossy(&received[..head_end]).to_ascii_lowercase();
-        let length: usize = head
-            .lines()
-            .find_map(|line| line.strip_prefix("content-length:"))
-            .and_then(|value| value.trim().parse().ok())
-            .ok_or_else(|| io::Error::other("no Content-Length"))?;
-        if received.len() >= head_end + length {
-            return Ok(());
+    };
+    let result = if options.json {
+        measure::measure(&options).map(|measured| println!("{}", measured.to_json()))
+    } else {
+        watch::watch(&options)
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("lab hold: {message}");
+            ExitCode::FAILURE
         }
     }
 }
 
-/// Where `needle` first occurs in `haystack`.
-pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
+/// The connections held, and why opening more stopped, if it stopped early.
+struct Held {
+    streams: Vec<TcpStream>,
+    stopped_by: Option<String>,
 }
 
-/// A fresh connection, one request with `Connection: close`, the whole answer.
-fn timed_request(addr: SocketAddr, path: &str) -> io::Result<Duration> {
-    let started = Instant::now();
-    let mut stream = TcpStream::connect_timeout(&addr, STEP_TIMEOUT)?;
-    stream.set_read_timeout(Some(STEP_TIMEOUT))?;
-    stream.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
-    )?;
-    read_one_response(&mut stream)?;
-    Ok(started.elapsed())
+/// Opens up to `options.count` connections. If one fails (out of descriptors,
+/// a full accept queue) it stops there and goes on with those it has; with
+/// none at all there is nothing to measure, and that is an error.
+fn open_idle_connections(options: &Options) -> Result<Held, String> {
+    raise_descriptor_limit();
+    let mut streams = Vec::with_capacity(options.count);
+    while streams.len() < options.count {
+        match open_one(options) {
+            Ok(stream) => streams.push(stream),
+            Err(error) if streams.is_empty() => {
+                return Err(format!("{}: {}", options.addr, error.describe()));
+            }
+            Err(error) => {
+                return Ok(Held {
+                    streams,
+                    stopped_by: Some(error.describe()),
+                });
+            }
+        }
+    }
+    Ok(Held {
+        streams,
+        stopped_by: None,
+    })
 }
 
-/// The server's CPU use over `window`, in percent of one core; `None` when
-/// its process cannot be read.
-fn cpu_percent_over(pid: u32, window: Duration) -> Option<f64> {
-    let before = tree_cpu_seconds(pid).ok()?;
-    let started = Instant::now();
-    std::thread::sleep(window);
-    let used = tree_cpu_seconds(pid).ok()? - before;
-    Some(100.0 * used / started.elapsed().as_secs_f64())
+/// One idle connection: silent, or kept alive after one whole answer.
+fn open_one(options: &Options) -> Result<TcpStream, client::ClientError> {
+    if options.idle == Idle::Silent {
+        return client::connect(options.addr);
+    }
+    let mut connection = Connection::open(options.addr)?;
+    let request = format!(
+        "GET {} HTTP/1.1\r\nHost: {}\r\n\r\n",
+        options.path, options.addr
+    );
+    connection.send(request.as_bytes());
+    connection.read_reply(true)?;
+    Ok(connection.stream)
 }
 
-/// Whether the server still holds this connection open: a read that would block
-/// means open; a read of zero bytes (or a reset) means the server closed it.
+/// Many systems start programs with a soft limit of 1024 open files and a much
+/// higher hard limit; a program may raise its own soft limit up to the hard
+/// one, and 10,000 connections need it.
+fn raise_descriptor_limit() {
+    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
+}
+
+/// Whether the server still keeps this connection waiting: a read would have to
+/// wait, with no bytes and no end of stream. A server that gave up on it has
+/// sent something (a 408) or closed it. (`peek` leaves any bytes where they are.)
 fn is_still_open(stream: &TcpStream) -> bool {
     if stream.set_nonblocking(true).is_err() {
         return false;
     }
     let mut byte = [0; 1];
-    match stream.peek(&mut byte) {
-        Err(error) => error.kind() == io::ErrorKind::WouldBlock,
-        Ok(count) => count > 0,
+    matches!(stream.peek(&mut byte), Err(error) if error.kind() == io::ErrorKind::WouldBlock)
+}
+
+/// Opens a new connection, asks for the path with `Connection: close`, and
+/// reads the whole answer: its status and how long it all took. A server that
+/// stays silent for 5 s gives an error that says so.
+fn fresh_request(options: &Options) -> Result<(u16, Duration), String> {
+    let started = Instant::now();
+    let mut connection = Connection::open(options.addr).map_err(|error| error.describe())?;
+    connection.send(
+        format!(
+            "GET {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            options.path, options.addr
+        )
+        .as_bytes(),
+    );
+    let reply = connection
+        .read_reply(true)
+        .map_err(|error| error.describe())?;
+    Ok((reply.status, started.elapsed()))
+}
+
+/// The server's process, watched through `/proc`: when it was first and last
+/// looked at, and the CPU seconds its process tree had used by then (stage 3's
+/// children included).
+struct Server {
+    pid: u32,
+    first: (Instant, f64),
+    last: (Instant, f64),
+}
+
+impl Server {
+    /// Starts watching; a wrong process id is told here, before anything opens.
+    fn watch(pid: u32) -> Result<Server, String> {
+        let cpu = tree_cpu_seconds(pid).map_err(|error| format!("--pid {pid}: {error}"))?;
+        let now = (Instant::now(), cpu);
+        Ok(Server {
+            pid,
+            first: now,
+            last: now,
+        })
+    }
+
+    /// Its CPU use since the last look, in percent of one core.
+    fn cpu_since_last_look(&mut self) -> io::Result<f64> {
+        let now = (Instant::now(), tree_cpu_seconds(self.pid)?);
+        let share = cpu_share(self.last, now);
+        self.last = now;
+        Ok(share)
+    }
+
+    /// Its CPU use from the first look to the last, in percent of one core.
+    fn cpu_overall(&self) -> f64 {
+        cpu_share(self.first, self.last)
+    }
+
+    /// Its threads, child processes and resident memory now.
+    fn state(&self) -> String {
+        let pid = self.pid;
+        let state = || -> io::Result<String> {
+            Ok(format!(
+                "{}, {}, {} kB resident",
+                counted(thread_count(pid)?, "thread"),
+                counted(children(pid).len(), "child process"),
+                resident_bytes(pid)? / 1024
+            ))
+        };
+        state().unwrap_or_else(|error| format!("cannot read /proc/{pid}: {error}"))
     }
 }
 
-impl HoldResult {
-    /// The result as one line of JSON, for scripts/bench.
-    pub fn to_json(&self) -> String {
-        let optional = |value: Option<String>| value.unwrap_or_else(|| "null".to_string());
-        let mut sorted = self.probe_millis.clone();
-        sorted.sort_by(f64::total_cmp);
-        let median = sorted
-            .get(sorted.len() / 2)
-            .map(|value| format!("{value:.3}"));
-        let max = sorted.last().map(|value| format!("{value:.3}"));
-        let per_connection = match (self.memory_before, self.memory_after) {
-            (Some(before), Some(after)) if self.opened > 0 => Some(format!(
-                "{:.0}",
-                (after as f64 - before as f64) / self.opened as f64
-            )),
-            _ => None,
-        };
-        format!(
-            concat!(
-                "{{\"requested\":{},\"opened\":{},\"open_failure\":{},\"still_open\":{},",
-                "\"memory_before\":{},\"memory_after\":{},\"bytes_per_connection\":{},",
-                "\"cpu_percent\":{},\"threads\":{},\"probe_median_ms\":{},\"probe_max_ms\":{},\"probe_failures\":{}}}"
-            ),
-            self.requested,
-            self.opened,
-            optional(self.open_failure.as_ref().map(|text| format!("{text:?}"))),
-            self.still_open,
-            optional(self.memory_before.map(|value| value.to_string())),
-            optional(self.memory_after.map(|value| value.to_string())),
-            optional(per_connection),
-            optional(self.cpu_percent.map(|value| format!("{value:.2}"))),
-            optional(self.threads_after.map(|value| value.to_string())),
-            optional(median),
-            optional(max),
-            self.probe_failures,
-        )
+/// The CPU used between two looks, in percent of one core.
+fn cpu_share((then, cpu_then): (Instant, f64), (now, cpu_now): (Instant, f64)) -> f64 {
+    let seconds = now.duration_since(then).as_secs_f64();
+    if seconds > 0.0 {
+        100.0 * (cpu_now - cpu_then) / seconds
+    } else {
+        0.0
     }
+}
+
+/// `1 thread`, `2 threads`; `1 child process`, `0 child processes`.
+fn counted(count: usize, thing: &str) -> String {
+    match (count, thing.ends_with('s')) {
+        (1, _) => format!("1 {thing}"),
+        (_, true) => format!("{count} {thing}es"),
+        (_, false) => format!("{count} {thing}s"),
+    }
+}
+
+/// The address of a server and the path to ask it for.
+fn target_of(url: &str) -> Result<(SocketAddr, String), String> {
+    let addr = checker::target::address_of(url)?;
+    let rest = url.strip_prefix("http://").unwrap_or(url);
+    let path = rest.find('/').map_or("/", |at| &rest[at..]);
+    Ok((addr, path.to_string()))
 }

@@ -1,10 +1,10 @@
 //! `lab`: the measurement lab's own tool, for what wrk cannot do.
 //!
-//! `lab hold` opens many idle connections to a server and reports, as one line
-//! of JSON, how many it could open and keep, what they cost the server in memory
-//! and CPU (read from `/proc`), and how long a fresh request took meanwhile.
-//! `scripts/bench` runs it for every stage and turns the results into the book's
-//! tables.
+//! `lab hold` opens many idle connections to a server and shows how many it
+//! keeps, what they cost it in CPU, threads and memory (read from `/proc`), and
+//! how long a fresh request takes meanwhile: once a second for a reader of
+//! chapters 4 to 8, or, with `--json`, as one measurement that `scripts/bench`
+//! turns into the book's tables.
 //!
 //! `lab canned` is the ceiling the stages are measured against: a responder
 //! that answers every request head with the same page from memory, without
@@ -14,6 +14,7 @@
 mod canned;
 mod hold;
 mod send;
+mod wire;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
@@ -21,19 +22,18 @@ use std::time::Duration;
 
 use checker::process::tree_cpu_seconds;
 
-use hold::{HoldOptions, Idle, hold};
 use send::{Connections, send};
 
 const USAGE: &str = "\
 lab: the measurement lab's tool for what wrk cannot do
 
 Usage:
-  lab hold --addr HOST:PORT --connections N [--idle silent|keep-alive] [--pid PID]
-           [--path /index.html] [--probes 20] [--cpu-secs 2]
-      Opens N connections and leaves them idle: `silent` ones send nothing,
-      `keep-alive` ones get one response first. Prints one JSON line: how many
-      opened and stayed open, the server's memory before and after (with --pid),
-      its CPU while they sat idle, and the latency of fresh requests meanwhile.
+  lab hold URL COUNT [--seconds N] [--pid PID] [--idle silent|keep-alive]
+                     [--json [--probes N]]
+      Opens COUNT connections and leaves them idle; once a second, prints how
+      many the server still keeps open, how long a fresh request took, and,
+      with --pid, the server's CPU, threads and memory. With --json, one
+      measurement as one JSON line instead. `lab hold --help` says more.
   lab canned [--addr 127.0.0.1:0] [--page html/index.html]
       The ceiling: one thread, level-triggered epoll, and every request head
       answered with the same page from memory. It reads nothing of the request
@@ -52,6 +52,9 @@ Usage:
 
 fn main() -> ExitCode {
     let arguments: Vec<String> = std::env::args().skip(1).collect();
+    if arguments.first().is_some_and(|command| command == "hold") {
+        return hold::run(&arguments[1..]);
+    }
     match run(&arguments) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -73,27 +76,6 @@ fn run(arguments: &[String]) -> Result<(), String> {
         })
     };
     match command.as_str() {
-        "hold" => {
-            let addr = resolve(value("--addr").ok_or("hold needs --addr HOST:PORT")?)?;
-            let idle = match value("--idle").unwrap_or("keep-alive") {
-                "silent" => Idle::Silent,
-                "keep-alive" => Idle::KeepAlive,
-                other => return Err(format!("--idle is silent or keep-alive, not {other}")),
-            };
-            let options = HoldOptions {
-                addr,
-                connections: number("--connections", 1000.0)? as usize,
-                idle,
-                pid: value("--pid")
-                    .map(|text| text.parse().map_err(|_| "--pid wants a number"))
-                    .transpose()?,
-                path: value("--path").unwrap_or("/index.html").to_string(),
-                probes: number("--probes", 20.0)? as usize,
-                cpu_window: Duration::from_secs_f64(number("--cpu-secs", 2.0)?),
-            };
-            println!("{}", hold(&options).to_json());
-            Ok(())
-        }
         "canned" => {
             let addr = resolve(value("--addr").unwrap_or("127.0.0.1:0"))?;
             let page_path = value("--page").unwrap_or("html/index.html");

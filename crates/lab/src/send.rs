@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::hold::read_one_response;
+use crate::wire::read_one_response;
 
 const STEP_TIMEOUT: Duration = Duration::from_secs(5);
 

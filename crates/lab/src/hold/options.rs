@@ -19,7 +19,8 @@ connection took. A last line sums up: how many stayed open, the median GET time
 and, with --pid, the server's CPU over the whole run.
 
 Options:
-  --seconds N    how long to watch [default: 5]
+  --seconds N    how long to watch [default: 5]; with --json, how long to
+                 count the server's CPU [default: 2]
   --pid PID      also print, from /proc, the server's CPU use (in percent of one
                  core, its child processes' included), its threads, child
                  processes and resident memory
@@ -91,7 +92,7 @@ pub fn parse(arguments: &[String]) -> Result<Option<Options>, String> {
     };
     if probes.is_some() && !json {
         return Err(
-            "--probes goes with --json: the view a second times one request a second".into(),
+            "--probes goes with --json (the view a second times one request each second)".into(),
         );
     }
     let count = number(count, "COUNT")?;

@@ -166,7 +166,7 @@ struct Server {
 
 impl Server {
     /// Starts watching; a wrong process id is told here, before anything opens.
-    fn watch(pid: u32) -> Result<Server, String> {
+    fn start_watching(pid: u32) -> Result<Server, String> {
         let cpu = tree_cpu_seconds(pid).map_err(|error| format!("--pid {pid}: {error}"))?;
         let now = (Instant::now(), cpu);
         Ok(Server {

@@ -32,7 +32,7 @@ pub struct Measured {
 /// server still keeps. Memory is the process tree's proportional share (PSS),
 /// so that stage 3's forked children do not count their shared pages twice.
 pub fn measure(options: &Options) -> Result<Measured, String> {
-    let mut server = options.pid.map(Server::watch).transpose()?;
+    let mut server = options.pid.map(Server::start_watching).transpose()?;
     let memory = || options.pid.and_then(|pid| tree_memory_bytes(pid).ok());
     let memory_before = memory();
     let held = open_idle_connections(options)?;

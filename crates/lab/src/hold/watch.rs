@@ -9,7 +9,7 @@ use super::{Options, Server, fresh_request, is_still_open, open_idle_connections
 /// keeps open, times a fresh request and, with `--pid`, reads the server's CPU
 /// in that second and its state; a last line sums up.
 pub fn watch(options: &Options) -> Result<(), String> {
-    let mut server = options.pid.map(Server::watch).transpose()?;
+    let mut server = options.pid.map(Server::start_watching).transpose()?;
     let mut held = open_idle_connections(options)?;
     let opened = held.streams.len();
     if let Some(problem) = &held.stopped_by {
@@ -25,7 +25,7 @@ pub fn watch(options: &Options) -> Result<(), String> {
 
     // The server's CPU is counted from here, once the connections are open.
     if let Some(pid) = options.pid {
-        server = Some(Server::watch(pid)?);
+        server = Some(Server::start_watching(pid)?);
     }
     let started = Instant::now();
     let mut answer_times = Vec::new();

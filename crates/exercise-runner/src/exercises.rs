@@ -27,11 +27,6 @@ pub struct Exercise {
     pub arguments: Vec<String>,
     /// About how long it takes a student who has read the chapter.
     pub minutes: u32,
-    /// For an exercise that changes a stage's loop itself: the stage's files
-    /// that its starting point copies. Outside its marked regions the copy must
-    /// stay equal to them (`scripts/exercise copies`).
-    #[serde(default)]
-    pub copy_of: Vec<String>,
 }
 
 #[derive(Deserialize)]

@@ -14,8 +14,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use checker::checks::Check;
 use checker::{Outcome, Report};
+use exercise_runner::checks;
 use exercise_runner::exercises::{self, Exercise};
-use exercise_runner::{checks, copies};
 use harness::ServerProcess;
 
 const USAGE: &str = "\
@@ -35,8 +35,6 @@ Commands:
                 every reference solution passes them (--pristine: and every
                 working copy is still its starting point)
   table         every exercise as a Markdown table, for the teachers' page
-  copies        for CI: every starting point copied from a stage is still that
-                stage's code outside its `// EXERCISE:` regions
 ";
 
 fn main() -> ExitCode {
@@ -53,7 +51,7 @@ fn main() -> ExitCode {
         })?;
         find(id)
     };
-    let needs_working_copies = !matches!(command, "table" | "copies" | "help" | "--help" | "-h");
+    let needs_working_copies = !matches!(command, "table" | "help" | "--help" | "-h");
     if needs_working_copies {
         if let Err(message) = make_missing_working_copies() {
             eprintln!("exercise: {message}");
@@ -78,7 +76,6 @@ fn main() -> ExitCode {
         "reset" => exercise().and_then(reset),
         "verify" => verify(flag("--pristine"), id),
         "table" => table().map(|text| print!("{text}")),
-        "copies" => check_copies(),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())
@@ -641,43 +638,6 @@ fn table() -> Result<String, String> {
         (total + 30) / 60
     ));
     Ok(text)
-}
-
-/// Every starting point that copies a stage's code (`copy_of` in info.toml) is
-/// still that code outside its marked regions: the copy and the stage cannot
-/// drift apart unnoticed.
-fn check_copies() -> Result<(), String> {
-    let mut problems = Vec::new();
-    for exercise in all()?
-        .iter()
-        .filter(|exercise| !exercise.copy_of.is_empty())
-    {
-        let read = |path: &Path| {
-            fs::read_to_string(path).map_err(|error| format!("{}: {error}", relative(path)))
-        };
-        let copy = read(&starting_point(exercise))?;
-        let mut stage = String::new();
-        for file in &exercise.copy_of {
-            stage.push_str(&read(&workspace().join(file))?);
-            stage.push('\n');
-        }
-        let sources = exercise.copy_of.join(" + ");
-        match copies::compare(&copy, &stage) {
-            Ok(()) => println!(
-                "{:26} is {sources} outside its marked regions",
-                exercise.name
-            ),
-            Err(why) => problems.push(format!(
-                "{} has drifted from {sources}: {why}",
-                relative(&starting_point(exercise))
-            )),
-        }
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join("\n"))
-    }
 }
 
 /// `work` applied to every item, on up to `threads` threads at once, in order.

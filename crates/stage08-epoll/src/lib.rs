@@ -89,6 +89,7 @@ pub struct Server {
     listener: Option<TcpListener>,
     /// Set while the listener is out of the epoll set after EMFILE.
     listener_paused_until: Option<Instant>,
+    /// Readable when the server should stop.
     stop: StopSource,
     connections: ConnectionTable<Entry>,
     /// Connections that stopped only to let others have a turn: run them again
@@ -112,6 +113,7 @@ pub struct Server {
 }
 // ANCHOR_END: server
 
+// ANCHOR: stop_source
 /// How a server hears that it should stop: one more descriptor in its epoll set.
 pub enum StopSource {
     /// SIGINT and SIGTERM, read from a `signalfd`: stage 8's own. A second
@@ -143,6 +145,7 @@ impl StopSource {
         }
     }
 }
+// ANCHOR_END: stop_source
 
 impl Server {
     // ANCHOR: setup

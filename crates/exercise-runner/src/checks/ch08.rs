@@ -96,7 +96,8 @@ fn load_client(context: &Context, until: Instant) -> Result<(), Failure> {
 fn workers_share_load(context: &Context) -> Result<(), Failure> {
     let pid = server_pid(context)?;
     let before = thread_ticks(pid)?;
-    let until = Instant::now() + LOAD_TIME;
+    let started = Instant::now();
+    let until = started + LOAD_TIME;
     thread::scope(|scope| {
         let clients: Vec<_> = (0..LOAD_CLIENTS)
             .map(|_| scope.spawn(|| load_client(context, until)))
@@ -123,14 +124,23 @@ fn workers_share_load(context: &Context) -> Result<(), Failure> {
     if sharing >= 2 {
         return Ok(());
     }
+    let ticks_per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .filter(|&ticks| ticks > 0)
+        .unwrap_or(100) as f64;
+    let elapsed = started.elapsed().as_secs_f64();
     let threads: Vec<String> = used
         .iter()
-        .map(|(thread, ticks)| format!("{thread} {ticks} ticks"))
+        .map(|(thread, ticks)| {
+            let share = *ticks as f64 / ticks_per_second / elapsed * 100.0;
+            format!("{thread} {share:.0}%")
+        })
         .collect();
     Err(Failure::new(
         format!(
-            "under load, {sharing} thread(s) did the work; CPU time per thread in the {} s: {}",
-            LOAD_TIME.as_secs(),
+            "under load, {sharing} thread(s) did the work; CPU per thread, as a share of one \
+             core: {}",
             threads.join(", ")
         ),
         "with --workers 2, at least two threads that each use at least a tenth of what the \

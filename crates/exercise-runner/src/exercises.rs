@@ -13,6 +13,8 @@ pub struct Exercise {
     /// `ch02-directory-listing`: the chapter, then what it is about. The
     /// starting point is `crates/exercises/start/NAME.rs`.
     pub name: String,
+    /// Read from the name.
+    #[serde(skip)]
     pub chapter: u8,
     pub title: String,
     /// What the finished exercise does, in a sentence or two.
@@ -43,13 +45,25 @@ const INFO: &str = include_str!("../../exercises/info.toml");
 pub fn all() -> Result<&'static [Exercise], String> {
     static PARSED: OnceLock<Result<Vec<Exercise>, String>> = OnceLock::new();
     PARSED
-        .get_or_init(|| {
-            toml::from_str::<Info>(INFO)
-                .map(|info| info.exercises)
-                .map_err(|error| format!("crates/exercises/info.toml: {error}"))
-        })
+        .get_or_init(|| parse(INFO).map_err(|error| format!("crates/exercises/info.toml: {error}")))
         .as_deref()
         .map_err(Clone::clone)
+}
+
+fn parse(text: &str) -> Result<Vec<Exercise>, String> {
+    let mut exercises = toml::from_str::<Info>(text)
+        .map_err(|error| error.to_string())?
+        .exercises;
+    for exercise in &mut exercises {
+        exercise.chapter = chapter_of(&exercise.name)
+            .ok_or_else(|| format!("{:?} does not start with chNN-", exercise.name))?;
+    }
+    Ok(exercises)
+}
+
+/// 2 for `ch02-directory-listing`.
+fn chapter_of(name: &str) -> Option<u8> {
+    name.strip_prefix("ch")?.get(..2)?.parse().ok()
 }
 
 #[cfg(test)]

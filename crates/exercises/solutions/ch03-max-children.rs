@@ -9,7 +9,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 
 use common::access_log::AccessLog;
-use common::cli::{Cli, exit_with_startup_error};
+use common::cli::Cli;
 use stage02_file_lookup::response::{Status, write_response};
 use stage02_file_lookup::site::error_response;
 use stage03_multiprocess::{serve_with_a_process_each, start_listening, wait_for_children};
@@ -27,12 +27,7 @@ fn main() {
             "serve at most N connections at once; refuse more with 503 [default: 64]",
         )
         .parse();
-    let max_children: usize = arguments
-        .value("--max-children")
-        .unwrap_or(DEFAULT_MAX_CHILDREN);
-    if max_children == 0 {
-        exit_with_startup_error(NAME, "--max-children must be above zero");
-    }
+    let max_children: usize = arguments.count("--max-children", DEFAULT_MAX_CHILDREN);
     let listener = start_listening(NAME, &mut arguments.server);
     let log = AccessLog::new(arguments.server.quiet);
     let root = arguments.server.root.clone();

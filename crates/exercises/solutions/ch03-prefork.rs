@@ -14,7 +14,7 @@ use std::thread;
 use std::time::Duration;
 
 use common::access_log::AccessLog;
-use common::cli::{Cli, exit_with_startup_error};
+use common::cli::Cli;
 use nix::sys::prctl::set_pdeathsig;
 use nix::sys::signal::{SigSet, Signal, kill};
 use nix::unistd::{ForkResult, Pid, fork, getpid, getppid};
@@ -41,10 +41,7 @@ fn main() {
             "children forked at start, each serving one connection after another [default: 4]",
         )
         .parse();
-    let processes: usize = arguments.value("--processes").unwrap_or(DEFAULT_PROCESSES);
-    if processes == 0 {
-        exit_with_startup_error(NAME, "--processes must be above zero");
-    }
+    let processes: usize = arguments.count("--processes", DEFAULT_PROCESSES);
     // Non-blocking, as in stage 3, and shared: the flag belongs to the listening
     // socket itself, which every child's copy of the descriptor points at.
     let listener = start_listening(NAME, &mut arguments.server);

@@ -30,10 +30,7 @@ fn main() {
             "event loops, each on a thread of its own [default: 1]",
         )
         .parse();
-    let workers: usize = arguments.value("--workers").unwrap_or(1);
-    if workers == 0 {
-        exit_with_startup_error(NAME, "--workers must be at least 1");
-    }
+    let workers: usize = arguments.count("--workers", 1);
     let stop = stop_event_on_signal();
     let setup = Setup::from_arguments(NAME, &arguments);
     let listener = listen_or_exit(NAME, &mut arguments.server);

@@ -51,9 +51,7 @@ pub fn all() -> Result<&'static [Exercise], String> {
 }
 
 fn parse(text: &str) -> Result<Vec<Exercise>, String> {
-    let mut exercises = toml::from_str::<Info>(text)
-        .map_err(|error| error.to_string())?
-        .exercises;
+    let mut exercises = toml::from_str::<Info>(text).map_err(|error| error.to_string())?.exercises;
     for exercise in &mut exercises {
         exercise.chapter = chapter_of(&exercise.name)
             .ok_or_else(|| format!("{:?} does not start with chNN-", exercise.name))?;
@@ -90,11 +88,7 @@ mod tests {
     #[test]
     fn every_exercise_names_checks_that_exist() {
         for exercise in all().unwrap() {
-            assert!(
-                !exercise.checks.is_empty(),
-                "{} has no checks",
-                exercise.name
-            );
+            assert!(!exercise.checks.is_empty(), "{} has no checks", exercise.name);
             for name in &exercise.checks {
                 assert!(
                     crate::checks::find(name).is_some(),
@@ -109,11 +103,7 @@ mod tests {
     fn exercise_checks_have_names_of_their_own() {
         let mut seen: HashSet<&str> = checker::checks::all().iter().map(|c| c.name).collect();
         for check in crate::checks::all() {
-            assert!(
-                seen.insert(check.name),
-                "two checks are called {}",
-                check.name
-            );
+            assert!(seen.insert(check.name), "two checks are called {}", check.name);
         }
     }
 }

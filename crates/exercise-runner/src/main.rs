@@ -50,9 +50,9 @@ fn main() -> ExitCode {
     let flag = |name: &str| arguments.iter().any(|argument| argument == name);
     let exercise = || match id {
         Some(id) => find(id),
-        None => Err(format!(
-            "`{command}` needs an exercise ID; `scripts/exercise list` shows them"
-        )),
+        None => {
+            Err(format!("`{command}` needs an exercise ID; `scripts/exercise list` shows them"))
+        }
     };
     if matches!(command, "help" | "--help" | "-h") {
         print!("{USAGE}");
@@ -94,10 +94,7 @@ fn target_dir() -> PathBuf {
 }
 
 fn relative(path: &Path) -> String {
-    path.strip_prefix(workspace())
-        .unwrap_or(path)
-        .display()
-        .to_string()
+    path.strip_prefix(workspace()).unwrap_or(path).display().to_string()
 }
 
 /// Every exercise, in the order of the book.
@@ -169,11 +166,7 @@ impl Evaluation {
                 "to do: its check fails".into()
             }
             Evaluation::Checked { own, .. } => {
-                format!(
-                    "to do: {} of {} checks fail",
-                    own.failed(),
-                    own.results.len()
-                )
+                format!("to do: {} of {} checks fail", own.failed(), own.results.len())
             }
         }
     }
@@ -206,14 +199,7 @@ enum Scope {
 fn cargo_build(binaries: &[&str]) -> Result<std::process::Output, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     Command::new(cargo)
-        .args([
-            "build",
-            "--quiet",
-            "--message-format",
-            "short",
-            "-p",
-            "exercises",
-        ])
+        .args(["build", "--quiet", "--message-format", "short", "-p", "exercises"])
         .args(binaries)
         .current_dir(workspace())
         .output()
@@ -240,9 +226,7 @@ fn start(exercise: &Exercise, binary: &str, scope: Scope) -> std::io::Result<Ser
     checker::target::keep_planted_files();
     let root = site.to_string_lossy();
     let mut command = Command::new(&*program);
-    command
-        .args(["--addr", "127.0.0.1:0", "--root", &root, "--quiet"])
-        .args(arguments);
+    command.args(["--addr", "127.0.0.1:0", "--root", &root, "--quiet"]).args(arguments);
     ServerProcess::start_raw(&mut command)
 }
 
@@ -261,11 +245,8 @@ fn evaluate(exercise: &Exercise, binary: &str, scope: Scope) -> Evaluation {
         Err(error) => return Evaluation::DidNotStart(error.to_string()),
     };
     let target = server.target();
-    let own_checks: Vec<Check> = exercise
-        .checks
-        .iter()
-        .filter_map(|name| checks::find(name))
-        .collect();
+    let own_checks: Vec<Check> =
+        exercise.checks.iter().filter_map(|name| checks::find(name)).collect();
     let own = checker::run_checks(&target, exercise.chapter, &own_checks, |_| {});
     let stage = (scope != Scope::List).then(|| {
         // A server that the exercise's checks left stuck would make each of the
@@ -277,11 +258,7 @@ fn evaluate(exercise: &Exercise, binary: &str, scope: Scope) -> Evaluation {
         checker::run_checks(&target, exercise.chapter, &stage_checks, |_| {})
     });
     match (own, stage.transpose()) {
-        (Ok(own), Ok(stage)) => Evaluation::Checked {
-            own,
-            stage,
-            addr: target.addr.to_string(),
-        },
+        (Ok(own), Ok(stage)) => Evaluation::Checked { own, stage, addr: target.addr.to_string() },
         (Err(error), _) | (_, Err(error)) => {
             Evaluation::DidNotStart(format!("cannot plant the checker's files: {error}"))
         }
@@ -290,10 +267,7 @@ fn evaluate(exercise: &Exercise, binary: &str, scope: Scope) -> Evaluation {
 
 /// Whether the server still answers a plain `GET /`.
 fn still_answers(target: &checker::Target) -> bool {
-    let request = format!(
-        "GET / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-        target.addr
-    );
+    let request = format!("GET / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", target.addr);
     checker::client::exchange(target.addr, request.as_bytes(), true).is_ok()
 }
 
@@ -344,9 +318,7 @@ fn in_parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> 
             });
         }
     });
-    let results = slots
-        .into_iter()
-        .map(|slot| slot.into_inner().ok().flatten());
+    let results = slots.into_iter().map(|slot| slot.into_inner().ok().flatten());
     results.flatten().collect()
 }
 
@@ -389,20 +361,14 @@ fn list(json: bool) -> Result<(), String> {
         done += usize::from(evaluation.is_done());
         let status = evaluation.status();
         let status = status.lines().next().unwrap_or_default();
-        println!(
-            "{:26} ch. {}  {:38} {status}",
-            exercise.name, exercise.chapter, exercise.title
-        );
+        println!("{:26} ch. {}  {:38} {status}", exercise.name, exercise.chapter, exercise.title);
     }
     println!("{done} of {} exercises done", exercises.len());
     Ok(())
 }
 
 fn show(exercise: &Exercise) {
-    println!(
-        "{} (chapter {}): {}",
-        exercise.name, exercise.chapter, exercise.title
-    );
+    println!("{} (chapter {}): {}", exercise.name, exercise.chapter, exercise.title);
     println!("goal:  {}", squeeze(&exercise.goal));
     println!("edit:  {}", relative(&working_copy(exercise)));
     println!("check: scripts/exercise check {}", exercise.name);
@@ -435,10 +401,9 @@ fn print_results<'a>(results: impl Iterator<Item = &'a checker::CheckResult>, ad
         if let Outcome::Failed(failure) = &mut result.outcome {
             if let Some(sent) = &mut failure.sent {
                 replayable = true;
-                *sent = sent.replace(addr, REPLAY_ADDR).replace(
-                    &format!("{ip} {port}"),
-                    &format!("{replay_ip} {replay_port}"),
-                );
+                *sent = sent
+                    .replace(addr, REPLAY_ADDR)
+                    .replace(&format!("{ip} {port}"), &format!("{replay_ip} {replay_port}"));
             }
         }
         println!("{result}");
@@ -488,20 +453,15 @@ fn check(exercise: &Exercise) -> bool {
     if evaluation.is_done() {
         println!("Done: {} passes every check.", exercise.name);
     } else {
-        println!(
-            "Not done yet. A hint: scripts/exercise hint {}",
-            exercise.name
-        );
+        println!("Not done yet. A hint: scripts/exercise hint {}", exercise.name);
     }
     evaluation.is_done()
 }
 
 fn hint(exercise: &Exercise, all: bool) -> Result<(), String> {
     let state = target_dir().join("exercises/hints").join(&exercise.name);
-    let shown: usize = fs::read_to_string(&state)
-        .ok()
-        .and_then(|text| text.trim().parse().ok())
-        .unwrap_or(0);
+    let shown: usize =
+        fs::read_to_string(&state).ok().and_then(|text| text.trim().parse().ok()).unwrap_or(0);
     let count = exercise.hints.len();
     let upto = if all { count } else { (shown + 1).min(count) };
     let from = if all { 0 } else { upto - 1 };
@@ -520,9 +480,7 @@ fn hint(exercise: &Exercise, all: bool) -> Result<(), String> {
 
 fn reset(exercise: &Exercise) -> Result<(), String> {
     let working = working_copy(exercise);
-    let stamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs());
+    let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs());
     let backups = target_dir().join("exercises/backup");
     let backup = backups.join(format!("{}-{stamp}.rs", exercise.name));
     fs::create_dir_all(&backups)
@@ -539,9 +497,7 @@ fn reset(exercise: &Exercise) -> Result<(), String> {
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {
-    fs::metadata(path)
-        .and_then(|metadata| metadata.modified())
-        .ok()
+    fs::metadata(path).and_then(|metadata| metadata.modified()).ok()
 }
 
 /// Checks, then waits for the file to be saved, and checks again. Without an
@@ -549,9 +505,7 @@ fn modified(path: &Path) -> Option<SystemTime> {
 fn watch(chosen: Option<&'static Exercise>) -> Result<(), String> {
     let exercises = all()?;
     let next_unfinished = || {
-        exercises
-            .iter()
-            .find(|exercise| !evaluate(exercise, &exercise.name, Scope::List).is_done())
+        exercises.iter().find(|exercise| !evaluate(exercise, &exercise.name, Scope::List).is_done())
     };
     let mut current = chosen.or_else(next_unfinished);
     while let Some(exercise) = current {
@@ -582,13 +536,8 @@ fn verify(pristine: bool, only: Option<&str>) -> Result<(), String> {
     };
     build_every_exercise()?;
     let evaluations = in_parallel(exercises, |exercise| {
-        let run = |kind: &str| {
-            evaluate(
-                exercise,
-                &format!("{kind}-{}", exercise.name),
-                Scope::Verify,
-            )
-        };
+        let run =
+            |kind: &str| evaluate(exercise, &format!("{kind}-{}", exercise.name), Scope::Verify);
         (run("start"), run("solution"))
     });
     let mut problems = Vec::new();
@@ -601,9 +550,7 @@ fn verify(pristine: bool, only: Option<&str>) -> Result<(), String> {
                 format!("start: {}", start.status().trim_start_matches("to do: "))
             }
             Evaluation::Checked { own, .. } if own.all_passed() => {
-                problems.push(format!(
-                    "{name}: the starting point already passes its checks"
-                ));
+                problems.push(format!("{name}: the starting point already passes its checks"));
                 "start PASSES (it must not)".into()
             }
             broken => {
@@ -628,9 +575,7 @@ fn verify(pristine: bool, only: Option<&str>) -> Result<(), String> {
         let pristine_copy =
             fs::read(working_copy(exercise)).ok() == fs::read(starting_point(exercise)).ok();
         if pristine && !pristine_copy {
-            problems.push(format!(
-                "{name}: the working copy is not its starting point"
-            ));
+            problems.push(format!("{name}: the working copy is not its starting point"));
         }
         println!("{name:26} {start_text:34} {solution_text}");
     }
@@ -652,11 +597,7 @@ fn table() -> Result<String, String> {
          |---:|---|---|---|---:|\n",
     );
     for exercise in exercises {
-        let checks: Vec<String> = exercise
-            .checks
-            .iter()
-            .map(|name| format!("`{name}`"))
-            .collect();
+        let checks: Vec<String> = exercise.checks.iter().map(|name| format!("`{name}`")).collect();
         text.push_str(&format!(
             "| {} | `{}` | {} | {} | {} |\n",
             exercise.chapter,
@@ -668,10 +609,7 @@ fn table() -> Result<String, String> {
     }
     let total: u32 = exercises.iter().map(|exercise| exercise.minutes).sum();
     let hours = (total + 30) / 60;
-    text.push_str(&format!(
-        "\n{} exercises, about {hours} hours in all.\n",
-        exercises.len()
-    ));
+    text.push_str(&format!("\n{} exercises, about {hours} hours in all.\n", exercises.len()));
     Ok(text)
 }
 

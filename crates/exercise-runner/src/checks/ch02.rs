@@ -69,11 +69,7 @@ fn listing_links_work(context: &Context) -> Result<(), Failure> {
     let body = String::from_utf8_lossy(&exchange.reply.body).into_owned();
     let mut reached = Vec::new();
     for link in links_in(&body) {
-        let path = if link.starts_with('/') {
-            link
-        } else {
-            format!("{folder_url}{link}")
-        };
+        let path = if link.starts_with('/') { link } else { format!("{folder_url}{link}") };
         let followed = context.get(&path)?;
         if followed.reply.status == 200 {
             reached.push(followed.reply.body);
@@ -90,11 +86,7 @@ fn listing_links_work(context: &Context) -> Result<(), Failure> {
     // A folder that has an index.html still serves it.
     let sub = context.get(&format!("{}/", context.fixtures.url_of("sub")))?;
     expect_status(&sub, 200)?;
-    expect_body(
-        &sub,
-        &context.fixtures.bytes_of("sub/index.html"),
-        "sub/index.html",
-    )
+    expect_body(&sub, &context.fixtures.bytes_of("sub/index.html"), "sub/index.html")
 }
 
 /// The targets of `href="..."` (or single-quoted) attributes.
@@ -157,11 +149,7 @@ fn if_modified_since(context: &Context) -> Result<(), Failure> {
         let exchange =
             context.send(&context.request_with("GET", &path, &[("If-Modified-Since", since)]))?;
         expect_status(&exchange, 200)?;
-        expect_body(
-            &exchange,
-            &context.fixtures.bytes_of("page.html"),
-            "page.html",
-        )?;
+        expect_body(&exchange, &context.fixtures.bytes_of("page.html"), "page.html")?;
     }
     Ok(())
 }
@@ -183,11 +171,7 @@ fn range_request(context: &Context) -> Result<(), Failure> {
     ] {
         let exchange = get_range(context, &range)?;
         expect_status(&exchange, 206)?;
-        expect_header(
-            &exchange,
-            "Content-Range",
-            &format!("bytes {first}-{last}/{size}"),
-        )?;
+        expect_header(&exchange, "Content-Range", &format!("bytes {first}-{last}/{size}"))?;
         let what = format!("bytes {first} to {last} of image.png");
         expect_body(&exchange, &bytes[first..=last], &what)?;
     }

@@ -72,9 +72,7 @@ fn expect_children(
     situation: &str,
     expected: &str,
 ) -> Result<(), Failure> {
-    let settled = poll(SETTLE_TIME, || {
-        Ok((children(pid).len() == wanted).then_some(()))
-    })?;
+    let settled = poll(SETTLE_TIME, || Ok((children(pid).len() == wanted).then_some(())))?;
     settled.ok_or_else(|| {
         let found = children(pid).len();
         children_failure(
@@ -181,10 +179,7 @@ fn capped_server_serves_again(context: &Context) -> Result<(), Failure> {
 /// The children of `pid`: all of them, and those that are not zombies.
 fn children_of(pid: u32) -> (BTreeSet<u32>, BTreeSet<u32>) {
     let all = children(pid);
-    let live = all
-        .iter()
-        .filter(|child| child.state != 'Z')
-        .map(|child| child.pid);
+    let live = all.iter().filter(|child| child.state != 'Z').map(|child| child.pid);
     (all.iter().map(|child| child.pid).collect(), live.collect())
 }
 
@@ -270,10 +265,7 @@ fn prefork_replaces_children(context: &Context) -> Result<(), Failure> {
     };
     // Only a process that /proc has just shown to be the server's child.
     kill(Pid::from_raw(victim as i32), Signal::SIGKILL).map_err(|error| {
-        Failure::new(
-            format!("cannot stop child {victim}: {error}"),
-            "a child to signal",
-        )
+        Failure::new(format!("cannot stop child {victim}: {error}"), "a child to signal")
     })?;
     let situation = format!(
         "{} s after child {victim} was killed (is it still there, a zombie never reaped?)",

@@ -75,10 +75,7 @@ fn status_counts_requests(context: &Context) -> Result<(), Failure> {
         connection.send(&request);
     }
     for connection in &mut together {
-        expect_status(
-            &next_reply(context, connection, &request, true, "", "200")?,
-            200,
-        )?;
+        expect_status(&next_reply(context, connection, &request, true, "", "200")?, 200)?;
     }
     // Three connections that ask for nothing are not requests.
     drop(silent_clients(context, None, 3)?);
@@ -96,10 +93,7 @@ fn status_counts_requests(context: &Context) -> Result<(), Failure> {
             "requests went from {before} to {after} over 26 requests (5 one after another, 20 at \
              once, and this one) and 3 connections that asked nothing{why}"
         ),
-        format!(
-            "requests: {}: every request, this one included, counted when read",
-            before + 26
-        ),
+        format!("requests: {}: every request, this one included, counted when read", before + 26),
     ))
 }
 

@@ -60,10 +60,7 @@ fn head_deadline(context: &Context) -> Result<(), Failure> {
     in_time.send_in_pieces(&request, 4, Duration::from_millis(250));
     let which = "a head sent in 4 pieces over 0.75 s, within the deadline";
     let expected = "200: the deadline is for the whole head, from the connection's start";
-    expect_status(
-        &next_reply(context, &mut in_time, &request, true, which, expected)?,
-        200,
-    )?;
+    expect_status(&next_reply(context, &mut in_time, &request, true, which, expected)?, 200)?;
 
     let started = Instant::now();
     let mut trickling = connect(context, None)?;
@@ -91,26 +88,15 @@ fn head_deadline(context: &Context) -> Result<(), Failure> {
          (a timeout per read never fires: each read gets a byte in time)",
         HEAD_DEADLINE.as_secs()
     );
-    let exchange = next_reply(
-        context,
-        &mut trickling,
-        &request[..sent],
-        true,
-        &which,
-        &expected,
-    )
-    .map_err(|mut failure| {
+    let exchange = next_reply(context, &mut trickling, &request[..sent], true, &which, &expected)
+        .map_err(|mut failure| {
         let (ip, port) = (context.addr().ip(), context.addr().port());
-        failure.sent = Some(format!(
-            "(for i in $(seq 30); do printf x; sleep 0.2; done) | nc {ip} {port}"
-        ));
+        failure.sent =
+            Some(format!("(for i in $(seq 30); do printf x; sleep 0.2; done) | nc {ip} {port}"));
         failure
     })?;
     if exchange.reply.status != 408 {
-        return Err(exchange.fail(
-            format!("{which}, it got {}", exchange.reply.status),
-            expected,
-        ));
+        return Err(exchange.fail(format!("{which}, it got {}", exchange.reply.status), expected));
     }
     expect_content_length(&exchange)
 }
@@ -133,18 +119,13 @@ fn expect_still_waiting(
     let (problem, expected) = if !connection.leftover().is_empty() {
         ("was answered at once", "no answer yet: it waits for a slot")
     } else if closed {
-        (
-            "was closed without an answer",
-            "no answer yet, and no refusal: it waits for a slot",
-        )
+        ("was closed without an answer", "no answer yet, and no refusal: it waits for a slot")
     } else {
         return Ok(());
     };
-    Err(
-        Failure::new(format!("{} and {problem}", situation()), expected)
-            .sent(context.addr(), request)
-            .received(connection.leftover()),
-    )
+    Err(Failure::new(format!("{} and {problem}", situation()), expected)
+        .sent(context.addr(), request)
+        .received(connection.leftover()))
 }
 
 fn expect_served(
@@ -157,14 +138,8 @@ fn expect_served(
         "{after}, a client that was waiting for a slot got (does the wait for a slot block a \
          worker thread? std::sync's Mutex and Condvar do; may::sync's park only the coroutine)"
     );
-    let exchange = next_reply(
-        context,
-        connection,
-        request,
-        true,
-        &which,
-        "200 once a slot is free",
-    )?;
+    let exchange =
+        next_reply(context, connection, request, true, &which, "200 once a slot is free")?;
     expect_status(&exchange, 200)
 }
 

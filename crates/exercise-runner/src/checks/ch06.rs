@@ -47,10 +47,7 @@ const FILE_SIZES: [usize; 8] = [0, 1, 16_384, 16_385, 65_535, 65_536, 65_537, 1_
 fn written_bytes(pid: u32) -> Result<u64, Failure> {
     let path = format!("/proc/{pid}/io");
     let text = fs::read_to_string(&path).map_err(|error| {
-        Failure::new(
-            format!("cannot read {path}: {error}"),
-            "a running server with that --pid",
-        )
+        Failure::new(format!("cannot read {path}: {error}"), "a running server with that --pid")
     })?;
     Ok(text
         .lines()
@@ -81,14 +78,7 @@ fn sendfile_sends_files(context: &Context) -> Result<(), Failure> {
     let request = context.request("HEAD", &context.fixtures.url_of("sizes/1000000.bin"));
     let mut connection = connect(context, None)?;
     connection.send(&request);
-    let head = next_reply(
-        context,
-        &mut connection,
-        &request,
-        false,
-        "HEAD",
-        "a response head",
-    )?;
+    let head = next_reply(context, &mut connection, &request, false, "HEAD", "a response head")?;
     expect_status(&head, 200)?;
     let _ = connection.wait_for_close(Duration::from_secs(3));
     if !connection.leftover().is_empty() {
@@ -100,11 +90,7 @@ fn sendfile_sends_files(context: &Context) -> Result<(), Failure> {
     let exchange = context.get(&context.fixtures.url_of("large.bin"))?;
     let written = written_bytes(pid)?.saturating_sub(before);
     expect_status(&exchange, 200)?;
-    expect_body(
-        &exchange,
-        &context.fixtures.bytes_of("large.bin"),
-        "large.bin",
-    )?;
+    expect_body(&exchange, &context.fixtures.bytes_of("large.bin"), "large.bin")?;
     if written < (LARGE_FILE_SIZE as u64) * 9 / 10 {
         return Err(exchange.fail(
             format!(
@@ -145,20 +131,14 @@ fn request_timeout(context: &Context) -> Result<(), Failure> {
     in_time.send(&request);
     let which = "a client that sent its request 1 s after it connected";
     let expected = "the page: the request came within the timeout";
-    expect_status(
-        &next_reply(context, &mut in_time, &request, true, which, expected)?,
-        200,
-    )?;
+    expect_status(&next_reply(context, &mut in_time, &request, true, which, expected)?, 200)?;
     let which = "a client that connected and sent nothing";
     let reply = next_reply(context, &mut silent, &[], true, which, &timeout_expected())?;
     expect_timed_out(&reply, connected, which)?;
     match silent.wait_for_close(TIMEOUT_GRACE) {
         Ok(()) => Ok(()),
         Err(more) => Err(reply
-            .fail(
-                "after its 408 the connection stayed open",
-                timeout_expected(),
-            )
+            .fail("after its 408 the connection stayed open", timeout_expected())
             .received(&more)),
     }
 }
@@ -179,9 +159,7 @@ fn trickle_head(context: &Context) -> Result<(), Failure> {
     let request = context.request("GET", &context.fixtures.url_of("page.html"));
     let mut connection = connect(context, None)?;
     let connected = Instant::now();
-    let _ = connection
-        .stream
-        .set_read_timeout(Some(Duration::from_millis(250)));
+    let _ = connection.stream.set_read_timeout(Some(Duration::from_millis(250)));
     let mut sent = 0;
     let who = "a client that sent its head a byte every 250 ms";
     while connected.elapsed() < REQUEST_TIMEOUT + TIMEOUT_GRACE {
@@ -194,14 +172,8 @@ fn trickle_head(context: &Context) -> Result<(), Failure> {
             _ => break, // an answer, or the close
         }
     }
-    let reply = next_reply(
-        context,
-        &mut connection,
-        &request[..sent],
-        true,
-        who,
-        &timeout_expected(),
-    )?;
+    let reply =
+        next_reply(context, &mut connection, &request[..sent], true, who, &timeout_expected())?;
     expect_timed_out(&reply, connected, who)
 }
 

@@ -80,11 +80,7 @@ fn next_ok(
 /// 4). An HTTP/1.0 client that asks for keep-alive is told the same. An answer
 /// that closes the connection announces nothing.
 fn keep_alive_header(context: &Context) -> Result<(), Failure> {
-    let timeout = context
-        .target
-        .idle_timeout
-        .unwrap_or(Duration::from_secs(5))
-        .as_secs();
+    let timeout = context.target.idle_timeout.unwrap_or(Duration::from_secs(5)).as_secs();
     let path = context.fixtures.url_of("page.html");
     let request = kept_request(context, "GET", &path);
     let mut connection = open(context, &request)?;
@@ -128,10 +124,7 @@ fn expect_close_on_last(exchange: &Exchange, number: u64, expected: &str) -> Res
         return Ok(());
     }
     let found = header_as_sent(&exchange.reply, "Connection");
-    Err(exchange.fail(
-        format!("answer {number} on one connection has {found}"),
-        expected,
-    ))
+    Err(exchange.fail(format!("answer {number} on one connection has {found}"), expected))
 }
 
 /// One request at a time: answers 1 to 3 keep the connection, the 4th says
@@ -196,9 +189,7 @@ fn expect_close_and_nothing_more(
         Err(more) => ("the connection stayed open for 3 s", more),
     };
     let problem = format!("after the answer that said Connection: close, {problem}");
-    Err(Failure::new(problem, expected)
-        .sent(context.addr(), request)
-        .received(&received))
+    Err(Failure::new(problem, expected).sent(context.addr(), request).received(&received))
 }
 
 /// How long a client waits for `100 Continue` here before it calls the server
@@ -238,30 +229,13 @@ fn expect_100_continue(context: &Context) -> Result<(), Failure> {
         )
         .sent(context.addr(), &head));
     }
-    let interim = next_reply(
-        context,
-        &mut connection,
-        &head,
-        true,
-        "the interim answer",
-        expected,
-    )?;
+    let interim =
+        next_reply(context, &mut connection, &head, true, "the interim answer", expected)?;
     expect_status(&interim, 100)?;
-    let rest = [
-        b"hello world".as_slice(),
-        &kept_request(context, "GET", &path),
-    ]
-    .concat();
+    let rest = [b"hello world".as_slice(), &kept_request(context, "GET", &path)].concat();
     connection.send(&rest);
     let sent = [head.as_slice(), &rest].concat();
-    let last = next_reply(
-        context,
-        &mut connection,
-        &sent,
-        true,
-        "after the body",
-        expected,
-    )?;
+    let last = next_reply(context, &mut connection, &sent, true, "after the body", expected)?;
     expect_status(&last, 405)?;
     let which = "the GET sent after the body";
     let page = next_reply(

@@ -35,10 +35,7 @@ const FAIR_SHARE: f64 = 0.1;
 /// name and thread id.
 fn thread_ticks(pid: u32) -> Result<HashMap<String, u64>, Failure> {
     let tasks = fs::read_dir(format!("/proc/{pid}/task")).map_err(|error| {
-        Failure::new(
-            format!("cannot read /proc/{pid}/task: {error}"),
-            "a running server",
-        )
+        Failure::new(format!("cannot read /proc/{pid}/task: {error}"), "a running server")
     })?;
     let mut threads = HashMap::new();
     for task in tasks.flatten() {
@@ -52,11 +49,7 @@ fn thread_ticks(pid: u32) -> Result<HashMap<String, u64>, Failure> {
         let fields: Vec<u64> = stat
             .rsplit_once(')')
             .map(|(_, rest)| {
-                rest.split_whitespace()
-                    .skip(11)
-                    .take(2)
-                    .filter_map(|f| f.parse().ok())
-                    .collect()
+                rest.split_whitespace().skip(11).take(2).filter_map(|f| f.parse().ok()).collect()
             })
             .unwrap_or_default();
         let id = format!("{} ({})", name.trim(), task.file_name().to_string_lossy());
@@ -74,14 +67,7 @@ fn load_client(context: &Context, until: Instant) -> Result<(), Failure> {
         for _ in 0..REQUESTS_PER_CONNECTION {
             connection.send(&request);
             let which = "under load";
-            let reply = next_reply(
-                context,
-                &mut connection,
-                &request,
-                true,
-                which,
-                "status 200",
-            )?;
+            let reply = next_reply(context, &mut connection, &request, true, which, "status 200")?;
             expect_status(&reply, 200)?;
         }
     }
@@ -99,9 +85,8 @@ fn workers_share_load(context: &Context) -> Result<(), Failure> {
     let started = Instant::now();
     let until = started + LOAD_TIME;
     thread::scope(|scope| {
-        let clients: Vec<_> = (0..LOAD_CLIENTS)
-            .map(|_| scope.spawn(|| load_client(context, until)))
-            .collect();
+        let clients: Vec<_> =
+            (0..LOAD_CLIENTS).map(|_| scope.spawn(|| load_client(context, until))).collect();
         clients.into_iter().try_for_each(|client| {
             client
                 .join()

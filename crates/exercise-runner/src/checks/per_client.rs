@@ -90,14 +90,7 @@ fn try_connection(
     let which = format!("{what}, from {from}");
     let mut connection = connect(context, Some(from))?;
     connection.send(&request);
-    let exchange = next_reply(
-        context,
-        &mut connection,
-        &request,
-        true,
-        &which,
-        &limit_expected(),
-    )?;
+    let exchange = next_reply(context, &mut connection, &request, true, &which, &limit_expected())?;
     match exchange.reply.status {
         200 => Ok(Some(connection)),
         429 => {
@@ -113,10 +106,7 @@ fn try_connection(
             }
             Ok(None)
         }
-        status => Err(exchange.fail(
-            format!("{which}: the status was {status}"),
-            limit_expected(),
-        )),
+        status => Err(exchange.fail(format!("{which}: the status was {status}"), limit_expected())),
     }
 }
 
@@ -124,15 +114,10 @@ fn try_connection(
 /// has seen another of that client's connections end: a 429 is tried again
 /// for a while.
 fn served_soon(context: &Context, from: IpAddr, what: &str) -> Result<Connection, Failure> {
-    let served = poll(PLACE_FREED_WITHIN, || {
-        try_connection(context, from, what, false)
-    })?;
+    let served = poll(PLACE_FREED_WITHIN, || try_connection(context, from, what, false))?;
     served.ok_or_else(|| {
         Failure::new(
-            format!(
-                "{what}, from {from}: still 429 after {} s",
-                PLACE_FREED_WITHIN.as_secs()
-            ),
+            format!("{what}, from {from}: still 429 after {} s", PLACE_FREED_WITHIN.as_secs()),
             format!(
                 "a 200: {from} has fewer than {LIMIT} connections open, and one that has ended, \
                  however it ended, no longer counts"
@@ -183,11 +168,7 @@ fn per_client_limit(context: &Context) -> Result<(), Failure> {
     if refusal.reply.status != 429 {
         return Err(refusal.fail(situation, "429 at once, unread"));
     }
-    served_soon(
-        context,
-        other,
-        &format!("while {greedy} held {LIMIT}, a connection"),
-    )?;
+    served_soon(context, other, &format!("while {greedy} held {LIMIT}, a connection"))?;
     Ok(())
 }
 
@@ -198,18 +179,11 @@ fn per_client_slots_freed(context: &Context) -> Result<(), Failure> {
     let mut held = fill_silently(context, client)?;
     expect_refused(context, client, &format!("connection {}", LIMIT + 1), true)?;
     held.pop();
-    served_soon(
-        context,
-        client,
-        &format!("after one of {LIMIT} silent connections closed"),
-    )?;
+    served_soon(context, client, &format!("after one of {LIMIT} silent connections closed"))?;
     for _ in 0..LIMIT + 6 {
         drop(connect(context, Some(quiet))?);
     }
-    let after = format!(
-        "after {} connections opened and closed without a request",
-        LIMIT + 6
-    );
+    let after = format!("after {} connections opened and closed without a request", LIMIT + 6);
     served_soon(context, quiet, &after).map(drop)
 }
 
@@ -221,11 +195,8 @@ fn fill_served(context: &Context, from: IpAddr) -> Result<Vec<Connection>, Failu
 }
 
 /// The three ways a client's connection can end that the check can cause at once.
-const ENDINGS: [&str; 3] = [
-    "the client closed them",
-    "the client asked for Connection: close",
-    "the client reset them",
-];
+const ENDINGS: [&str; 3] =
+    ["the client closed them", "the client asked for Connection: close", "the client reset them"];
 
 fn end(context: &Context, ending: &str, mut connection: Connection) {
     if ending == ENDINGS[1] {
@@ -268,10 +239,7 @@ fn epoll_per_client_limit_after_idle(context: &Context) -> Result<(), Failure> {
     let client = loopback(4);
     let mut held = fill_served(context, client)?;
     expect_refused(context, client, &format!("connection {}", LIMIT + 1), false)?;
-    let timeout = context
-        .target
-        .idle_timeout
-        .unwrap_or(Duration::from_secs(5));
+    let timeout = context.target.idle_timeout.unwrap_or(Duration::from_secs(5));
     let give_up = Instant::now() + timeout + Duration::from_secs(3);
     for connection in &mut held {
         let left = give_up.saturating_duration_since(Instant::now());
@@ -290,11 +258,7 @@ fn epoll_per_client_limit_after_idle(context: &Context) -> Result<(), Failure> {
     drop(held);
     let after = format!("after the idle timeout closed the {LIMIT} before");
     for number in 1..=LIMIT {
-        served_soon(
-            context,
-            client,
-            &format!("new connection {number} of {LIMIT}, {after}"),
-        )?;
+        served_soon(context, client, &format!("new connection {number} of {LIMIT}, {after}"))?;
     }
     Ok(())
 }

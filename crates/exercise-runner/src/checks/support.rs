@@ -17,13 +17,7 @@ pub fn check(
     behaviour: &'static str,
     run: fn(&Context) -> Result<(), Failure>,
 ) -> Check {
-    Check {
-        name,
-        stages,
-        behaviour,
-        needs_pid: false,
-        run,
-    }
+    Check { name, stages, behaviour, needs_pid: false, run }
 }
 
 /// A check that looks at the server's process (`/proc/PID`).
@@ -33,10 +27,7 @@ pub fn check_with_pid(
     behaviour: &'static str,
     run: fn(&Context) -> Result<(), Failure>,
 ) -> Check {
-    Check {
-        needs_pid: true,
-        ..check(name, stages, behaviour, run)
-    }
+    Check { needs_pid: true, ..check(name, stages, behaviour, run) }
 }
 
 /// 127.0.0.`last`: Linux routes all of 127/8 to this machine, so a check can

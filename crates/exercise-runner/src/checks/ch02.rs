@@ -3,7 +3,7 @@
 use std::fs;
 use std::time::{Duration, SystemTime};
 
-use super::support::{check, connect, expect_header};
+use super::support::{checks, connect, expect_header};
 use checker::checks::{
     Check, expect_body, expect_content_length, expect_content_type, expect_status, next_reply,
 };
@@ -12,44 +12,20 @@ use checker::report::Failure;
 use checker::target::{Context, Exchange};
 
 pub fn checks() -> Vec<Check> {
-    vec![
-        check(
-            "listing-links-work",
-            2..=8,
-            "a folder without index.html gets an HTML list of its files, as links that work",
-            listing_links_work,
-        ),
-        check(
-            "listing-escapes-names",
-            2..=8,
-            "a listing escapes file names in its HTML (<b>.txt shows as &lt;b&gt;.txt)",
-            listing_escapes_names,
-        ),
-        check(
-            "last-modified",
-            2..=8,
-            "a file comes with Last-Modified: its modification time as an HTTP date",
-            last_modified,
-        ),
-        check(
-            "if-modified-since",
-            2..=8,
-            "If-Modified-Since not older than the file gets 304 and no body; else 200",
-            if_modified_since,
-        ),
-        check(
-            "range-request",
-            2..=8,
-            "Range: bytes=a-b, a- and -n get 206, Content-Range and exactly those bytes",
-            range_request,
-        ),
-        check(
-            "range-not-satisfiable",
-            2..=8,
-            "a range that starts past the end gets 416 and Content-Range: bytes */size",
-            range_not_satisfiable,
-        ),
-    ]
+    checks! {
+        "listing-links-work", 2..=8, listing_links_work,
+            "a folder without index.html gets an HTML list of its files, as links that work";
+        "listing-escapes-names", 2..=8, listing_escapes_names,
+            "a listing escapes file names in its HTML (<b>.txt shows as &lt;b&gt;.txt)";
+        "last-modified", 2..=8, last_modified,
+            "a file comes with Last-Modified: its modification time as an HTTP date";
+        "if-modified-since", 2..=8, if_modified_since,
+            "If-Modified-Since not older than the file gets 304 and no body; else 200";
+        "range-request", 2..=8, range_request,
+            "Range: bytes=a-b, a- and -n get 206, Content-Range and exactly those bytes";
+        "range-not-satisfiable", 2..=8, range_not_satisfiable,
+            "a range that starts past the end gets 416 and Content-Range: bytes */size";
+    }
 }
 
 /// The names planted in the `listing/` folder, which has no index.html.

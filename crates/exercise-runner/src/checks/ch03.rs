@@ -9,9 +9,7 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use super::support::{
-    check_with_pid, connect, expect_retry_after, poll, silent_clients, unasked_reply,
-};
+use super::support::{checks, connect, expect_retry_after, poll, silent_clients, unasked_reply};
 use checker::checks::{Check, expect_content_length, expect_status, server_pid};
 use checker::client::Connection;
 use checker::process::children;
@@ -29,32 +27,18 @@ const PROCESSES: usize = 4;
 const SETTLE_TIME: Duration = Duration::from_secs(10);
 
 pub fn checks() -> Vec<Check> {
-    vec![
-        check_with_pid(
-            "children-capped",
-            3..=3,
-            "with 64 children busy, a new client gets 503 and Retry-After at once, even one that sends nothing",
-            children_capped,
-        ),
-        check_with_pid(
-            "capped-server-serves-again",
-            3..=3,
-            "a client refused at the cap is served again once a busy child has ended",
-            capped_server_serves_again,
-        ),
-        check_with_pid(
-            "prefork-serves-from-children",
-            3..=3,
-            "4 children wait for clients from the start and serve every request: no fork per request",
-            prefork_serves_from_children,
-        ),
-        check_with_pid(
-            "prefork-replaces-children",
-            3..=3,
-            "a child that dies is reaped and replaced, so 4 are always waiting",
-            prefork_replaces_children,
-        ),
-    ]
+    checks! {
+        pid "children-capped", 3..=3, children_capped,
+            "with 64 children busy, a new client gets 503 and Retry-After at once, even one that \
+             sends nothing";
+        pid "capped-server-serves-again", 3..=3, capped_server_serves_again,
+            "a client refused at the cap is served again once a busy child has ended";
+        pid "prefork-serves-from-children", 3..=3, prefork_serves_from_children,
+            "4 children wait for clients from the start and serve every request: no fork per \
+             request";
+        pid "prefork-replaces-children", 3..=3, prefork_replaces_children,
+            "a child that dies is reaped and replaced, so 4 are always waiting";
+    }
 }
 
 /// A failure about the server's children, with the command that lists them.

@@ -4,7 +4,7 @@
 use std::thread;
 use std::time::Duration;
 
-use super::support::{check, connect, silent_clients};
+use super::support::{checks, connect, silent_clients};
 use checker::checks::{
     Check, expect_content_length, expect_content_type, expect_status, next_reply,
 };
@@ -19,20 +19,12 @@ const POOL_SIZE: usize = 4;
 const SETTLE_TIME: Duration = Duration::from_millis(300);
 
 pub fn checks() -> Vec<Check> {
-    vec![
-        check(
-            "status-counts-requests",
-            4..=4,
-            "GET /status says requests: N, every request read so far, this one included",
-            status_counts_requests,
-        ),
-        check(
-            "status-shows-busy-and-queued",
-            4..=4,
-            "GET /status says how many pool threads are busy and how many connections are queued",
-            status_shows_busy_and_queued,
-        ),
-    ]
+    checks! {
+        "status-counts-requests", 4..=4, status_counts_requests,
+            "GET /status says requests: N, every request read so far, this one included";
+        "status-shows-busy-and-queued", 4..=4, status_shows_busy_and_queued,
+            "GET /status says how many pool threads are busy and how many connections are queued";
+    }
 }
 
 const STATUS_PAGE: &str =

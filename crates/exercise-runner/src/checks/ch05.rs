@@ -4,7 +4,7 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::support::{check, connect, silent_clients};
+use super::support::{checks, connect, silent_clients};
 use checker::checks::{Check, expect_content_length, expect_status, next_reply};
 use checker::client::Connection;
 use checker::report::Failure;
@@ -29,26 +29,16 @@ const SETTLE_TIME: Duration = Duration::from_millis(500);
 const WAITING_TIME: Duration = Duration::from_secs(1);
 
 pub fn checks() -> Vec<Check> {
-    vec![
-        check(
-            "head-deadline",
-            5..=8,
-            "a head trickled slower than the 2 s deadline gets 408; one sent in pieces in time is served",
-            head_deadline,
-        ),
-        check(
-            "connection-limit-waits",
-            5..=8,
-            "with 4 connections being served, a 5th waits, and is served when one of them ends",
-            connection_limit_waits,
-        ),
-        check(
-            "connection-limit-parks",
-            5..=8,
-            "3 clients waiting for a slot, on 2 worker threads, do not stop the server: each is served in turn",
-            connection_limit_parks,
-        ),
-    ]
+    checks! {
+        "head-deadline", 5..=8, head_deadline,
+            "a head trickled slower than the 2 s deadline gets 408; one sent in pieces in time \
+             is served";
+        "connection-limit-waits", 5..=8, connection_limit_waits,
+            "with 4 connections being served, a 5th waits, and is served when one of them ends";
+        "connection-limit-parks", 5..=8, connection_limit_parks,
+            "3 clients waiting for a slot, on 2 worker threads, do not stop the server: each is \
+             served in turn";
+    }
 }
 
 /// A head in four pieces within the deadline is served; a head trickled a byte

@@ -12,31 +12,19 @@ use checker::report::Failure;
 use checker::response_reader::find_head_end;
 use checker::target::{Context, Exchange, LARGE_FILE_SIZE};
 
-use super::support::{check, check_with_pid, connect};
+use super::support::{checks, connect};
 
 pub fn checks() -> Vec<Check> {
-    vec![
-        check_with_pid(
-            "sendfile-sends-files",
-            6..=8,
+    checks! {
+        pid "sendfile-sends-files", 6..=8, sendfile_sends_files,
             "files of every size arrive whole, and a large one leaves through sendfile (wchar in \
-             /proc/PID/io)",
-            sendfile_sends_files,
-        ),
-        check(
-            "request-timeout",
-            6..=8,
+             /proc/PID/io)";
+        "request-timeout", 6..=8, request_timeout,
             "a client silent for the request timeout (2 s) gets 408 and the close; one that asks \
-             in time is answered",
-            request_timeout,
-        ),
-        check(
-            "request-timeout-slow-head",
-            6..=8,
-            "a head sent a byte at a time still times out; a slow download does not",
-            request_timeout_slow_head,
-        ),
-    ]
+             in time is answered";
+        "request-timeout-slow-head", 6..=8, request_timeout_slow_head,
+            "a head sent a byte at a time still times out; a slow download does not";
+    }
 }
 
 /// Sizes around the chunk sizes a server is likely to use, and 0 and 1.

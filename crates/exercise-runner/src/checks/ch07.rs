@@ -3,36 +3,24 @@
 
 use std::time::{Duration, Instant};
 
-use super::support::check;
+use super::support::checks;
 use checker::checks::{Check, expect_body, expect_status, kept_request, next_reply, open};
 use checker::client::{Connection, Reply};
 use checker::report::Failure;
 use checker::target::{Context, Exchange};
 
 pub fn checks() -> Vec<Check> {
-    vec![
-        check(
-            "keep-alive-header",
-            7..=8,
+    checks! {
+        "keep-alive-header", 7..=8, keep_alive_header,
             "answers that keep the connection say Keep-Alive: timeout=5, max=N, N counting down; \
-             one that closes does not",
-            keep_alive_header,
-        ),
-        check(
-            "max-requests",
-            7..=8,
+             one that closes does not";
+        "max-requests", 7..=8, max_requests,
             "the 4th answer on a connection says Connection: close and the connection closes, \
-             pipelined or not",
-            max_requests,
-        ),
-        check(
-            "expect-100-continue",
-            7..=8,
+             pipelined or not";
+        "expect-100-continue", 7..=8, expect_100_continue,
             "Expect: 100-continue gets 100 Continue before the body, but not for a body refused \
-             with 413, nor for HTTP/1.0",
-            expect_100_continue,
-        ),
-    ]
+             with 413, nor for HTTP/1.0";
+    }
 }
 
 /// The limit the exercise starts its server with (`--max-requests 4`).

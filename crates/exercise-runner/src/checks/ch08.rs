@@ -6,19 +6,17 @@ use std::fs;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::support::{check_with_pid, connect};
+use super::support::{checks, connect};
 use checker::checks::{Check, expect_status, next_reply, server_pid};
 use checker::report::Failure;
 use checker::target::Context;
 
 pub fn checks() -> Vec<Check> {
-    vec![check_with_pid(
-        "workers-share-load",
-        8..=8,
-        "under load from four clients, at least two threads of the server each do a share of \
-         the work",
-        workers_share_load,
-    )]
+    checks! {
+        pid "workers-share-load", 8..=8, workers_share_load,
+            "under load from four clients, at least two threads of the server each do a share of \
+             the work";
+    }
 }
 
 /// How long the load runs, and from how many client threads.

@@ -10,40 +10,24 @@ use std::net::IpAddr;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::support::{check, connect, expect_retry_after, loopback, poll, silent_clients};
+use super::support::{checks, connect, expect_retry_after, loopback, poll, silent_clients};
 use checker::checks::{Check, expect_content_length, next_reply};
 use checker::client::Connection;
 use checker::report::Failure;
 use checker::target::Context;
 
 pub fn checks() -> Vec<Check> {
-    vec![
-        check(
-            "per-client-limit",
-            4..=8,
-            "a 65th connection from one address gets 429 at once; other addresses are served",
-            per_client_limit,
-        ),
-        check(
-            "per-client-slots-freed",
-            4..=8,
-            "a client's connections count again as soon as they end, however they end",
-            per_client_slots_freed,
-        ),
-        check(
-            "epoll-per-client-limit",
-            8..=8,
+    checks! {
+        "per-client-limit", 4..=8, per_client_limit,
+            "a 65th connection from one address gets 429 at once; other addresses are served";
+        "per-client-slots-freed", 4..=8, per_client_slots_freed,
+            "a client's connections count again as soon as they end, however they end";
+        "epoll-per-client-limit", 8..=8, epoll_per_client_limit,
             "the 65th connection from one address gets 429; other addresses are served; a \
-             connection that ends, however it ends, frees its place",
-            epoll_per_client_limit,
-        ),
-        check(
-            "epoll-per-client-limit-after-idle",
-            8..=8,
-            "connections closed by the idle timeout free their places too",
-            epoll_per_client_limit_after_idle,
-        ),
-    ]
+             connection that ends, however it ends, frees its place";
+        "epoll-per-client-limit-after-idle", 8..=8, epoll_per_client_limit_after_idle,
+            "connections closed by the idle timeout free their places too";
+    }
 }
 
 /// The limit both exercises start their servers with (`--per-client 64`,

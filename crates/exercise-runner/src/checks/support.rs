@@ -1,34 +1,29 @@
 //! What the exercises' checks share, on top of the checker's own helpers.
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::ops::RangeInclusive;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use checker::checks::{Check, next_reply};
+use checker::checks::next_reply;
 use checker::client::Connection;
 use checker::report::Failure;
 use checker::target::{Context, Exchange};
 
-/// A check that needs no process id.
-pub fn check(
-    name: &'static str,
-    stages: RangeInclusive<u8>,
-    behaviour: &'static str,
-    run: fn(&Context) -> Result<(), Failure>,
-) -> Check {
-    Check { name, stages, behaviour, needs_pid: false, run }
+/// A chapter's checks as a table, one `name, stages, function, "behaviour";`
+/// each, the behaviour in one line of plain words. `pid` before the name marks
+/// a check that looks at the server's process (`/proc/PID`).
+macro_rules! checks {
+    ($($($pid:ident)? $name:literal, $stages:expr, $run:ident, $behaviour:literal;)*) => {
+        vec![$(checker::checks::Check {
+            name: $name,
+            stages: $stages,
+            behaviour: $behaviour,
+            needs_pid: stringify!($($pid)?) == "pid",
+            run: $run,
+        }),*]
+    };
 }
-
-/// A check that looks at the server's process (`/proc/PID`).
-pub fn check_with_pid(
-    name: &'static str,
-    stages: RangeInclusive<u8>,
-    behaviour: &'static str,
-    run: fn(&Context) -> Result<(), Failure>,
-) -> Check {
-    Check { needs_pid: true, ..check(name, stages, behaviour, run) }
-}
+pub(crate) use checks;
 
 /// 127.0.0.`last`: Linux routes all of 127/8 to this machine, so a check can
 /// play several clients with addresses of their own.

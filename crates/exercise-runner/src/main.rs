@@ -9,7 +9,6 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -34,8 +33,7 @@ Commands:
                 one unfinished exercise to the next
   reset ID      put the starting code back (your version is kept in target/)
   verify [ID]   for teachers and CI: every starting point fails its checks and
-                every reference solution passes them (--pristine: and every
-                working copy is still its starting point)
+                every reference solution passes them
   table         every exercise as a Markdown table, for the teachers' page
 ";
 
@@ -69,7 +67,7 @@ fn main() -> ExitCode {
         "watch" if id.is_some() => exercise().and_then(|exercise| watch(Some(exercise))),
         "watch" => watch(None),
         "reset" => exercise().and_then(reset),
-        "verify" => verify(flag("--pristine"), id.map(String::as_str)),
+        "verify" => verify(id.map(String::as_str)),
         "table" => table().map(|text| print!("{text}")),
         other => Err(format!("unknown command {other:?}\n\n{USAGE}")),
     });
@@ -97,13 +95,8 @@ fn relative(path: &Path) -> String {
     path.strip_prefix(workspace()).unwrap_or(path).display().to_string()
 }
 
-/// Every exercise, in the order of the book.
-fn all() -> Result<&'static [Exercise], String> {
-    exercises::all()
-}
-
 fn find(id: &str) -> Result<&'static Exercise, String> {
-    all()?
+    exercises::all()?
         .iter()
         .find(|exercise| exercise.name == id)
         .ok_or_else(|| format!("no exercise called {id:?}; `scripts/exercise list` shows them"))
@@ -123,7 +116,7 @@ fn starting_point(exercise: &Exercise) -> PathBuf {
 /// a binary Cargo can build. A working copy that exists is the student's and is
 /// never touched.
 fn make_missing_working_copies() -> Result<(), String> {
-    for exercise in all()? {
+    for exercise in exercises::all()? {
         let working = working_copy(exercise);
         if !working.exists() {
             let made = fs::create_dir_all(working.parent().unwrap_or(Path::new(".")))
@@ -298,34 +291,22 @@ fn build_every_exercise() -> Result<(), String> {
     cargo_build(&["--bins"]).map(drop)
 }
 
-/// `work` applied to every item, on up to [`IN_PARALLEL`] threads, in order.
+/// `work` applied to every item, [`IN_PARALLEL`] items at a time, in order.
 fn in_parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let next = AtomicUsize::new(0);
-    let slots: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
-    thread::scope(|scope| {
-        for _ in 0..IN_PARALLEL.min(items.len()) {
-            scope.spawn(|| {
-                loop {
-                    let index = next.fetch_add(1, Ordering::Relaxed);
-                    let (Some(item), Some(slot)) = (items.get(index), slots.get(index)) else {
-                        break;
-                    };
-                    let result = work(item);
-                    if let Ok(mut slot) = slot.lock() {
-                        *slot = Some(result);
-                    }
-                }
-            });
-        }
-    });
-    let results = slots.into_iter().map(|slot| slot.into_inner().ok().flatten());
-    results.flatten().collect()
+    let mut results = Vec::with_capacity(items.len());
+    for batch in items.chunks(IN_PARALLEL) {
+        thread::scope(|scope| {
+            let running: Vec<_> = batch.iter().map(|item| scope.spawn(|| work(item))).collect();
+            results.extend(running.into_iter().filter_map(|thread| thread.join().ok()));
+        });
+    }
+    results
 }
 
 /// Every exercise and whether it is done: a table, or with `json` a JSON array.
 /// Progress goes to stderr, so that stdout holds the list alone.
 fn list(json: bool) -> Result<(), String> {
-    let exercises = all()?;
+    let exercises = exercises::all()?;
     eprintln!("building the {} exercises...", exercises.len());
     build_every_exercise()?;
     let checked = AtomicUsize::new(0);
@@ -503,7 +484,7 @@ fn modified(path: &Path) -> Option<SystemTime> {
 /// Checks, then waits for the file to be saved, and checks again. Without an
 /// exercise named, starts with the first unfinished one and moves on when done.
 fn watch(chosen: Option<&'static Exercise>) -> Result<(), String> {
-    let exercises = all()?;
+    let exercises = exercises::all()?;
     let next_unfinished = || {
         exercises.iter().find(|exercise| !evaluate(exercise, &exercise.name, Scope::List).is_done())
     };
@@ -529,10 +510,10 @@ fn watch(chosen: Option<&'static Exercise>) -> Result<(), String> {
 
 /// Every exercise, or only the one called `only`: its starting point fails its
 /// checks and its solution passes them.
-fn verify(pristine: bool, only: Option<&str>) -> Result<(), String> {
+fn verify(only: Option<&str>) -> Result<(), String> {
     let exercises = match only {
         Some(id) => std::slice::from_ref(find(id)?),
-        None => all()?,
+        None => exercises::all()?,
     };
     build_every_exercise()?;
     let evaluations = in_parallel(exercises, |exercise| {
@@ -572,11 +553,6 @@ fn verify(pristine: bool, only: Option<&str>) -> Result<(), String> {
             ));
             "solution FAILS"
         };
-        let pristine_copy =
-            fs::read(working_copy(exercise)).ok() == fs::read(starting_point(exercise)).ok();
-        if pristine && !pristine_copy {
-            problems.push(format!("{name}: the working copy is not its starting point"));
-        }
         println!("{name:26} {start_text:34} {solution_text}");
     }
     if problems.is_empty() {
@@ -590,7 +566,7 @@ fn verify(pristine: bool, only: Option<&str>) -> Result<(), String> {
 /// Every exercise as a Markdown table: chapter, id, what it asks, its checks,
 /// and about how long it takes. The teachers' page includes it.
 fn table() -> Result<String, String> {
-    let exercises = all()?;
+    let exercises = exercises::all()?;
     let mut text = String::from(
         "<!-- Written by `scripts/exercise table`; scripts/test checks it is current. -->\n\n\
          | chapter | exercise | what the student builds | checked by | minutes |\n\

@@ -12,7 +12,7 @@ use checker::report::Failure;
 use checker::response_reader::find_head_end;
 use checker::target::{Context, Exchange, LARGE_FILE_SIZE};
 
-use super::support::{checks, connect};
+use super::support::{checks, connect, unasked_reply};
 
 pub fn checks() -> Vec<Check> {
     checks! {
@@ -121,7 +121,7 @@ fn request_timeout(context: &Context) -> Result<(), Failure> {
     let expected = "the page: the request came within the timeout";
     expect_status(&next_reply(context, &mut in_time, &request, true, which, expected)?, 200)?;
     let which = "a client that connected and sent nothing";
-    let reply = next_reply(context, &mut silent, &[], true, which, &timeout_expected())?;
+    let reply = unasked_reply(context, &mut silent, which, &timeout_expected())?;
     expect_timed_out(&reply, connected, which)?;
     match silent.wait_for_close(TIMEOUT_GRACE) {
         Ok(()) => Ok(()),
@@ -150,7 +150,15 @@ fn trickle_head(context: &Context) -> Result<(), Failure> {
     let _ = connection.stream.set_read_timeout(Some(Duration::from_millis(250)));
     let mut sent = 0;
     let who = "a client that sent its head a byte every 250 ms";
-    while connected.elapsed() < REQUEST_TIMEOUT + TIMEOUT_GRACE {
+    loop {
+        if connected.elapsed() > REQUEST_TIMEOUT + TIMEOUT_GRACE {
+            let waited = connected.elapsed().as_secs_f64();
+            return Err(Failure::new(
+                format!("{who} ({sent} bytes so far) was still being waited for {waited:.1} s after it connected"),
+                format!("{}: the deadline is for the whole head, so each byte that arrives must not push it back", timeout_expected()),
+            )
+            .sent(context.addr(), &request[..sent]));
+        }
         if let Some(byte) = request.get(sent) {
             connection.send(&[*byte]);
             sent += 1;

@@ -10,11 +10,13 @@ use std::net::IpAddr;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::support::{checks, connect, expect_retry_after, loopback, poll, silent_clients};
+use super::support::{
+    checks, connect, expect_retry_after, loopback, poll, silent_clients, unasked_reply,
+};
 use checker::checks::{Check, expect_content_length, next_reply};
 use checker::client::Connection;
 use checker::report::Failure;
-use checker::target::Context;
+use checker::target::{Context, Exchange};
 
 pub fn checks() -> Vec<Check> {
     checks! {
@@ -50,15 +52,22 @@ fn limit_expected() -> String {
     )
 }
 
-/// Asks for a page from `from` on a new connection and keeps it open: `Some`
-/// when it was served (200), `None` when it was refused (429, then the close,
-/// with Retry-After if `retry_after`); anything else fails.
+/// What became of a new connection that asked for a page.
+enum Admission {
+    /// 200, and the connection is kept open.
+    Served(Connection, Exchange),
+    /// 429, then the close.
+    Refused,
+}
+
+/// Asks for a page from `from` on a new connection: served (200) or refused
+/// (429, with Retry-After if `retry_after`, then the close); anything else fails.
 fn try_connection(
     context: &Context,
     from: IpAddr,
     what: &str,
     retry_after: bool,
-) -> Result<Option<Connection>, Failure> {
+) -> Result<Admission, Failure> {
     if !context.addr().ip().is_loopback() || !context.addr().is_ipv4() {
         return Err(Failure::new(
             "this check plays clients at 127.0.0.2, 127.0.0.3, ...",
@@ -74,31 +83,40 @@ fn try_connection(
     let which = format!("{what}, from {from}");
     let mut connection = connect(context, Some(from))?;
     connection.send(&request);
-    let exchange = next_reply(context, &mut connection, &request, true, &which, &limit_expected())?;
-    match exchange.reply.status {
-        200 => Ok(Some(connection)),
+    let exchange = next_reply(context, &mut connection, &request, true, &which, &limit_expected())
+        .map_err(|failure| from_source(failure, from))?;
+    let problem = match exchange.reply.status {
+        200 => return Ok(Admission::Served(connection, exchange)),
         429 => {
             expect_content_length(&exchange)?;
             if retry_after {
                 expect_retry_after(&exchange)?;
             }
-            if connection.wait_for_close(Duration::from_secs(3)).is_err() {
-                return Err(exchange.fail(
-                    format!("{which}: after the 429 the connection stayed open"),
-                    limit_expected(),
-                ));
+            if connection.wait_for_close(Duration::from_secs(3)).is_ok() {
+                return Ok(Admission::Refused);
             }
-            Ok(None)
+            format!("{which}: after the 429 the connection stayed open")
         }
-        status => Err(exchange.fail(format!("{which}: the status was {status}"), limit_expected())),
-    }
+        status => format!("{which}: the status was {status}"),
+    };
+    Err(from_source(exchange.fail(problem, limit_expected()), from))
+}
+
+/// A failure whose command sends from `from`, as the check did.
+fn from_source(mut failure: Failure, from: IpAddr) -> Failure {
+    let interface = format!("curl --interface {from} ");
+    failure.sent = failure.sent.map(|command| command.replacen("curl ", &interface, 1));
+    failure
 }
 
 /// A connection from `from` that must be served, perhaps only once the server
 /// has seen another of that client's connections end: a 429 is tried again
 /// for a while.
 fn served_soon(context: &Context, from: IpAddr, what: &str) -> Result<Connection, Failure> {
-    let served = poll(PLACE_FREED_WITHIN, || try_connection(context, from, what, false))?;
+    let served = poll(PLACE_FREED_WITHIN, || match try_connection(context, from, what, false)? {
+        Admission::Served(connection, _) => Ok(Some(connection)),
+        Admission::Refused => Ok(None),
+    })?;
     served.ok_or_else(|| {
         Failure::new(
             format!("{what}, from {from}: still 429 after {} s", PLACE_FREED_WITHIN.as_secs()),
@@ -118,13 +136,13 @@ fn expect_refused(
     retry_after: bool,
 ) -> Result<(), Failure> {
     match try_connection(context, from, what, retry_after)? {
-        None => Ok(()),
-        Some(_) => Err(Failure::new(
-            format!(
-                "{what}, from {from}, with {LIMIT} connections of that address open, was served"
-            ),
-            limit_expected(),
-        )),
+        Admission::Refused => Ok(()),
+        Admission::Served(_, exchange) => {
+            let problem = format!(
+                "{what}, from {from}, with {LIMIT} connections of that address open, got 200"
+            );
+            Err(from_source(exchange.fail(problem, limit_expected()), from))
+        }
     }
 }
 
@@ -148,7 +166,7 @@ fn per_client_limit(context: &Context) -> Result<(), Failure> {
          reads the request before it refuses lets a client over its limit hold a thread, or the \
          accept loop, for as long as it stays silent)"
     );
-    let refusal = next_reply(context, &mut silent, &[], true, &situation, "429 at once")?;
+    let refusal = unasked_reply(context, &mut silent, &situation, "429 at once")?;
     if refusal.reply.status != 429 {
         return Err(refusal.fail(situation, "429 at once, unread"));
     }

@@ -86,12 +86,17 @@ pub fn expect_retry_after(exchange: &Exchange) -> Result<(), Failure> {
     ))
 }
 
-/// The reply a connection that sent nothing gets, as an exchange.
+/// The reply a connection that sent nothing gets, as an exchange. A failure's
+/// command is `nc` left to type nothing: no command can paste an empty request.
 pub fn unasked_reply(
     context: &Context,
     connection: &mut Connection,
     situation: &str,
     expected: &str,
 ) -> Result<Exchange, Failure> {
-    next_reply(context, connection, &[], true, situation, expected)
+    next_reply(context, connection, &[], true, situation, expected).map_err(|mut failure| {
+        let (ip, port) = (context.addr().ip(), context.addr().port());
+        failure.sent = Some(format!("nc {ip} {port}    (and type nothing)"));
+        failure
+    })
 }

@@ -15,9 +15,10 @@
 //!   in the process table as a zombie. `signals.rs` holds the signal handling this
 //!   needs, and the orderly stop on Ctrl-C.
 //!
-//! Serving one connection is `stage02_file_lookup::blocking::serve_connection`, unchanged from
-//! stage 2. What this stage deliberately does not do: share anything between
-//! connections (each child has its own copy of memory), or make a process cheap.
+//! Serving one connection is stage 2's `serve_connection_with` and `respond`,
+//! unchanged (`stage02_file_lookup`). What this stage deliberately does not do:
+//! share anything between connections (each child has its own copy of memory),
+//! or make a process cheap.
 //! Chapter 3 of the book explains this stage; chapter 4 replaces processes with
 //! threads.
 

@@ -35,7 +35,7 @@ pub mod table;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::PathBuf;
 use std::process;
 use std::sync::Arc;
@@ -132,13 +132,11 @@ impl StopSource {
     /// readable while one is pending. No signal handler, no thread.
     pub fn signals(blocked: &StopSignals) -> io::Result<StopSource> {
         let flags = SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC;
-        Ok(StopSource::Signals(SignalFd::with_flags(
-            blocked.set(),
-            flags,
-        )?))
+        let signals = SignalFd::with_flags(blocked.set(), flags)?;
+        Ok(StopSource::Signals(signals))
     }
 
-    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
         match self {
             StopSource::Signals(signals) => signals.as_fd(),
             StopSource::Shared(shared) => shared.as_fd(),
@@ -574,8 +572,8 @@ pub struct Setup {
 }
 
 impl Setup {
-    /// Reads the options of [`cli`] (a bad value is one line and exit code 2),
-    /// and raises this process's descriptor limit.
+    /// Reads the options of [`cli`] (a bad value ends the program with one
+    /// line), and raises this process's descriptor limit.
     pub fn from_arguments(name: &'static str, arguments: &Arguments) -> Setup {
         raise_descriptor_limit();
         Setup {

@@ -268,6 +268,21 @@ impl Arguments {
         exit_with_usage_error(self.name, &format!("{flag} '{text}': {problem}"))
     }
 
+    /// The value of an option that counts something (`--workers 4`), or
+    /// `default` when it was not given; zero ends the program with one line,
+    /// as a value that does not parse does.
+    pub fn count<T>(&self, flag: &str, default: T) -> T
+    where
+        T: FromStr + From<u8> + PartialEq,
+        T::Err: Display,
+    {
+        let count = self.value(flag).unwrap_or(default);
+        if count == T::from(0) {
+            exit_with_usage_error(self.name, &format!("{flag} must be at least 1"));
+        }
+        count
+    }
+
     /// Whether a switch declared with [`Cli::switch`] was given.
     pub fn switch(&self, flag: &str) -> bool {
         self.knob_values.contains_key(flag)

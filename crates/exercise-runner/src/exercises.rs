@@ -13,6 +13,8 @@ pub struct Exercise {
     /// `ch02-directory-listing`: the chapter, then what it is about. The
     /// starting point is `crates/exercises/start/NAME.rs`.
     pub name: String,
+    /// Read from the name.
+    #[serde(skip)]
     pub chapter: u8,
     pub title: String,
     /// What the finished exercise does, in a sentence or two.
@@ -27,11 +29,6 @@ pub struct Exercise {
     pub arguments: Vec<String>,
     /// About how long it takes a student who has read the chapter.
     pub minutes: u32,
-    /// For an exercise that changes a stage's loop itself: the stage's files
-    /// that its starting point copies. Outside its marked regions the copy must
-    /// stay equal to them (`scripts/exercise copies`).
-    #[serde(default)]
-    pub copy_of: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -48,13 +45,23 @@ const INFO: &str = include_str!("../../exercises/info.toml");
 pub fn all() -> Result<&'static [Exercise], String> {
     static PARSED: OnceLock<Result<Vec<Exercise>, String>> = OnceLock::new();
     PARSED
-        .get_or_init(|| {
-            toml::from_str::<Info>(INFO)
-                .map(|info| info.exercises)
-                .map_err(|error| format!("crates/exercises/info.toml: {error}"))
-        })
+        .get_or_init(|| parse(INFO).map_err(|error| format!("crates/exercises/info.toml: {error}")))
         .as_deref()
         .map_err(Clone::clone)
+}
+
+fn parse(text: &str) -> Result<Vec<Exercise>, String> {
+    let mut exercises = toml::from_str::<Info>(text).map_err(|error| error.to_string())?.exercises;
+    for exercise in &mut exercises {
+        exercise.chapter = chapter_of(&exercise.name)
+            .ok_or_else(|| format!("{:?} does not start with chNN-", exercise.name))?;
+    }
+    Ok(exercises)
+}
+
+/// 2 for `ch02-directory-listing`.
+fn chapter_of(name: &str) -> Option<u8> {
+    name.strip_prefix("ch")?.get(..2)?.parse().ok()
 }
 
 #[cfg(test)]
@@ -81,11 +88,7 @@ mod tests {
     #[test]
     fn every_exercise_names_checks_that_exist() {
         for exercise in all().unwrap() {
-            assert!(
-                !exercise.checks.is_empty(),
-                "{} has no checks",
-                exercise.name
-            );
+            assert!(!exercise.checks.is_empty(), "{} has no checks", exercise.name);
             for name in &exercise.checks {
                 assert!(
                     crate::checks::find(name).is_some(),
@@ -100,11 +103,7 @@ mod tests {
     fn exercise_checks_have_names_of_their_own() {
         let mut seen: HashSet<&str> = checker::checks::all().iter().map(|c| c.name).collect();
         for check in crate::checks::all() {
-            assert!(
-                seen.insert(check.name),
-                "two checks are called {}",
-                check.name
-            );
+            assert!(seen.insert(check.name), "two checks are called {}", check.name);
         }
     }
 }

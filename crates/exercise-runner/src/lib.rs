@@ -2,12 +2,9 @@
 //! chapters, their checks, and the tools a teacher needs to trust them.
 //!
 //! - [`exercises`]: the list, read from `crates/exercises/info.toml`;
-//! - [`checks`]: the exercises' own checks, built on the checker's client;
-//! - [`copies`]: proof that a starting point copied from a stage still is that
-//!   stage's code outside its marked regions.
+//! - [`checks`]: the exercises' own checks, built on the checker's client.
 //!
 //! It talks to the exercises' servers only over TCP, like the checker.
 
 pub mod checks;
-pub mod copies;
 pub mod exercises;

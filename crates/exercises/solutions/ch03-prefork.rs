@@ -7,29 +7,25 @@
 //! connection instead of forking for it. The `fork` is paid N times, not once
 //! per request.
 
-use std::io::{self, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::Path;
 use std::process;
 use std::thread;
 use std::time::Duration;
 
 use common::access_log::AccessLog;
-use common::cli::{Cli, exit_with_startup_error, listen_or_exit};
-use nix::errno::Errno;
+use common::cli::Cli;
 use nix::sys::prctl::set_pdeathsig;
 use nix::sys::signal::{SigSet, Signal, kill};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, getpid, getppid};
 use stage01_fixed_page::accept::after_accept_error;
-use stage02_file_lookup::blocking::serve_connection_with;
 use stage02_file_lookup::site::respond;
-use stage03_multiprocess::signals;
+use stage03_multiprocess::{
+    end_child, reap_finished_children, serve_with_timeouts, signals, start_listening,
+    wait_for_children,
+};
 
 const NAME: &str = "ch03-prefork";
-
-/// How long a child waits for its client before it gives up (the client gets 408).
-const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How many children serve when `--processes` is not given.
 const DEFAULT_PROCESSES: usize = 4;
@@ -45,22 +41,10 @@ fn main() {
             "children forked at start, each serving one connection after another [default: 4]",
         )
         .parse();
-    let processes: usize = arguments.value("--processes").unwrap_or(DEFAULT_PROCESSES);
-    if processes == 0 {
-        exit_with_startup_error(NAME, "--processes must be above zero");
-    }
-    if let Err(error) = signals::install() {
-        exit_with_startup_error(NAME, &format!("cannot set up signal handling: {error}"));
-    }
-    let listener = listen_or_exit(NAME, &mut arguments.server);
+    let processes: usize = arguments.count("--processes", DEFAULT_PROCESSES);
     // Non-blocking, as in stage 3, and shared: the flag belongs to the listening
     // socket itself, which every child's copy of the descriptor points at.
-    if let Err(error) = listener.set_nonblocking(true) {
-        exit_with_startup_error(
-            NAME,
-            &format!("cannot make the listener non-blocking: {error}"),
-        );
-    }
+    let listener = start_listening(NAME, &mut arguments.server);
     let log = AccessLog::new(arguments.server.quiet);
     let children = supervise(&listener, processes, &arguments.server.root, &log);
     // Ctrl-C in a terminal reaches the children too, but `kill PID` reaches only
@@ -122,8 +106,7 @@ fn serve_in_child(parent: Pid, listener: &TcpListener, root: &Path, log: &Access
     // the parent died before we asked, we have been adopted already: stop now.
     let _ = set_pdeathsig(Signal::SIGTERM);
     if getppid() != parent {
-        // SAFETY: as at the end of this function.
-        unsafe { libc::_exit(0) }
+        end_child();
     }
     while !signals::stop_requested() {
         // Every waiting child wakes for each new connection (a "thundering herd")
@@ -134,68 +117,21 @@ fn serve_in_child(parent: Pid, listener: &TcpListener, root: &Path, log: &Access
             continue;
         }
         match listener.accept() {
-            Ok((stream, peer)) => serve(stream, peer, root, log),
+            Ok((mut stream, peer)) => {
+                serve_with_timeouts(&mut stream, peer, root, log, |request, root| {
+                    let mut response = respond(request, root);
+                    // `process::id` asks the kernel each time, so in a child it
+                    // is the child's own pid; one read in `main` is the parent's.
+                    response
+                        .extra_headers
+                        .push(("X-Served-By", process::id().to_string()));
+                    response
+                });
+            }
             // Another child took this connection.
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
             Err(error) => after_accept_error(NAME, &error),
         }
-        let _ = io::stdout().flush();
     }
-    // SAFETY: `_exit` ends this process at once, running none of the parent's
-    // exit handlers and flushing none of its buffers.
-    unsafe { libc::_exit(0) }
-}
-
-/// Serves one connection, naming this child in an `X-Served-By` header.
-fn serve(mut stream: TcpStream, peer: SocketAddr, root: &Path, log: &AccessLog) {
-    let ready = stream.set_nonblocking(false).is_ok()
-        && stream.set_read_timeout(Some(CLIENT_TIMEOUT)).is_ok()
-        && stream.set_write_timeout(Some(CLIENT_TIMEOUT)).is_ok();
-    if !ready {
-        return;
-    }
-    serve_connection_with(&mut stream, peer, root, log, |request, root| {
-        let mut response = respond(request, root);
-        // `process::id` asks the kernel each time, so in a child it is the
-        // child's own pid. A pid read once in `main` would be the parent's.
-        response
-            .extra_headers
-            .push(("X-Served-By", process::id().to_string()));
-        response
-    });
-}
-
-/// Collects every child that has exited, without waiting for the others, and
-/// returns their process ids.
-fn reap_finished_children() -> Vec<Pid> {
-    let mut reaped = Vec::new();
-    loop {
-        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::StillAlive) => return reaped,
-            Ok(WaitStatus::Signaled(child, signal, _)) => {
-                eprintln!("{NAME}: child {child} was killed by {signal}; starting another");
-                reaped.push(child);
-            }
-            Ok(status) => reaped.extend(status.pid()),
-            Err(Errno::EINTR) => continue,
-            Err(_) => return reaped, // ECHILD: no children at all
-        }
-    }
-}
-
-/// After a stop request: waits until every child has finished its response.
-fn wait_for_children(children: usize) {
-    eprintln!("stopping: waiting for {children} child process(es) to finish (again to quit now)");
-    signals::allow_interruptions();
-    loop {
-        match waitpid(Pid::from_raw(-1), None) {
-            Ok(_) => continue,
-            Err(Errno::EINTR) if signals::stop_requests() > 1 => {
-                eprintln!("stopped at once; the children finish their responses on their own");
-                process::exit(130);
-            }
-            Err(Errno::EINTR) => continue,
-            Err(_) => return,
-        }
-    }
+    end_child()
 }

@@ -6,7 +6,6 @@
 
 use std::net::SocketAddr;
 
-use common::cli::exit_with_startup_error;
 use may::sync::Semphore;
 use stage05_green_threads::{ServeConnection, Site, cli, serve};
 
@@ -52,12 +51,7 @@ fn main() {
             "serve at most N connections at once; the others wait [default: 10000]",
         )
         .parse();
-    let max_connections = arguments
-        .value("--max-connections")
-        .unwrap_or(DEFAULT_MAX_CONNECTIONS);
-    if max_connections == 0 {
-        exit_with_startup_error(NAME, "--max-connections must be above zero");
-    }
+    let max_connections = arguments.count("--max-connections", DEFAULT_MAX_CONNECTIONS);
     serve(NAME, arguments, |site| LimitedSite {
         site,
         slots: Semphore::new(max_connections),

@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
-use common::cli::exit_with_startup_error;
 use stage02_file_lookup::response::Status;
 use stage08_epoll::admission::{Admission, Refusal};
 
@@ -32,12 +31,7 @@ fn main() {
             "the most connections one client address may have open at once [default: 100]",
         )
         .parse();
-    let max_per_client = arguments
-        .value("--max-per-client")
-        .unwrap_or(DEFAULT_MAX_PER_CLIENT);
-    if max_per_client == 0 {
-        exit_with_startup_error(NAME, "--max-per-client must be at least 1");
-    }
+    let max_per_client = arguments.count("--max-per-client", DEFAULT_MAX_PER_CLIENT);
     let limit = PerClientLimit {
         max_per_client,
         open_per_client: HashMap::new(),

@@ -16,7 +16,6 @@
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 
-use common::cli::exit_with_startup_error;
 use stage04_multithread::{Connections, Job, Site, cli, serve};
 
 const NAME: &str = "ch04-per-client-limit";
@@ -46,12 +45,7 @@ fn main() {
             "at most N connections at once from one address; more get 429 [default: 64]",
         )
         .parse();
-    let per_client: usize = arguments
-        .value("--per-client")
-        .unwrap_or(DEFAULT_PER_CLIENT);
-    if per_client == 0 {
-        exit_with_startup_error(NAME, "--per-client must be above zero");
-    }
+    let per_client: usize = arguments.count("--per-client", DEFAULT_PER_CLIENT);
     serve(NAME, arguments, |site, _pool| LimitPerClient {
         site,
         per_client,

@@ -23,7 +23,6 @@
 
 use std::sync::Arc;
 
-use common::cli::exit_with_startup_error;
 use stage02_file_lookup::response::Response;
 use stage07_keep_alive::policy::KeepAlivePolicy;
 
@@ -42,12 +41,7 @@ fn main() {
                 "close a connection once it has carried N requests [default: 100]",
             )
             .parse();
-    let max_requests = arguments
-        .value("--max-requests")
-        .unwrap_or(DEFAULT_MAX_REQUESTS);
-    if max_requests == 0 {
-        exit_with_startup_error(NAME, "--max-requests must be at least 1");
-    }
+    let max_requests = arguments.count("--max-requests", DEFAULT_MAX_REQUESTS);
     let policy = MaxRequests { max_requests };
     stage07_keep_alive::serve(NAME, arguments, Arc::new(policy));
 }

@@ -20,7 +20,6 @@
 
 use std::net::SocketAddr;
 
-use common::cli::exit_with_startup_error;
 use stage08_epoll::admission::{Admission, Refusal};
 
 const NAME: &str = "ch08-per-client-limit";
@@ -38,12 +37,7 @@ fn main() {
             "the most connections one client address may have open at once [default: 100]",
         )
         .parse();
-    let max_per_client = arguments
-        .value("--max-per-client")
-        .unwrap_or(DEFAULT_MAX_PER_CLIENT);
-    if max_per_client == 0 {
-        exit_with_startup_error(NAME, "--max-per-client must be at least 1");
-    }
+    let max_per_client = arguments.count("--max-per-client", DEFAULT_MAX_PER_CLIENT);
     stage08_epoll::serve(NAME, arguments, PerClientLimit { max_per_client });
 }
 

@@ -52,7 +52,8 @@ impl Drop for SiteCopy {
     }
 }
 
-fn copy_folder(from: &Path, to: &Path) -> io::Result<()> {
+/// Copies the folder `from`, with everything in it, to `to`.
+pub fn copy_folder(from: &Path, to: &Path) -> io::Result<()> {
     fs::create_dir_all(to)?;
     for entry in fs::read_dir(from)? {
         let entry = entry?;

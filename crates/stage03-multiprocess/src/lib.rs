@@ -15,9 +15,10 @@
 //!   in the process table as a zombie. `signals.rs` holds the signal handling this
 //!   needs, and the orderly stop on Ctrl-C.
 //!
-//! Serving one connection is `stage02_file_lookup::blocking::serve_connection`, unchanged from
-//! stage 2. What this stage deliberately does not do: share anything between
-//! connections (each child has its own copy of memory), or make a process cheap.
+//! Serving one connection is stage 2's `serve_connection_with` and `respond`,
+//! unchanged (`stage02_file_lookup`). What this stage deliberately does not do:
+//! share anything between connections (each child has its own copy of memory),
+//! or make a process cheap.
 //! Chapter 3 of the book explains this stage; chapter 4 replaces processes with
 //! threads.
 
@@ -30,11 +31,15 @@ use std::process;
 use std::time::Duration;
 
 use common::access_log::AccessLog;
+use common::cli::{ServerOptions, exit_with_startup_error, listen_or_exit};
 use nix::errno::Errno;
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork};
 use stage01_fixed_page::accept::after_accept_error;
-use stage02_file_lookup::blocking::serve_connection;
+use stage02_file_lookup::blocking::serve_connection_with;
+use stage02_file_lookup::request::Request;
+use stage02_file_lookup::response::Response;
+use stage02_file_lookup::site::respond;
 
 /// The crate's name, which its messages start with.
 pub const NAME: &str = "stage03-multiprocess";
@@ -44,13 +49,40 @@ pub const NAME: &str = "stage03-multiprocess";
 /// connects and sends nothing would keep its process alive forever.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Installs stage 3's signal handling, then opens the listening socket,
+/// non-blocking (see `signals::wait_for_connection`); or one line and exit 1.
+pub fn start_listening(name: &str, server: &mut ServerOptions) -> TcpListener {
+    // Signals first: from the moment the `listening on` line is out, a Ctrl-C
+    // must mean an orderly stop.
+    if let Err(error) = signals::install() {
+        exit_with_startup_error(name, &format!("cannot set up signal handling: {error}"));
+    }
+    let listener = listen_or_exit(name, server);
+    if let Err(error) = listener.set_nonblocking(true) {
+        exit_with_startup_error(
+            name,
+            &format!("cannot make the listener non-blocking: {error}"),
+        );
+    }
+    listener
+}
+
 // ANCHOR: accept_loop
 /// Accepts connections and forks a child for each, until Ctrl-C or SIGTERM.
 /// Returns how many children are still serving.
-pub fn serve_with_a_process_each(listener: TcpListener, root: &Path, log: &AccessLog) -> usize {
+///
+/// Before each fork the loop asks `may_fork`, with the client and the number of
+/// children serving now: `false` drops the connection instead (stage 3's own
+/// says `true` to every client; `ch03-max-children` writes one that refuses).
+pub fn serve_with_a_process_each(
+    listener: TcpListener,
+    root: &Path,
+    log: &AccessLog,
+    mut may_fork: impl FnMut(&mut TcpStream, SocketAddr, usize) -> bool,
+) -> usize {
     let mut children: usize = 0;
     loop {
-        children = children.saturating_sub(reap_finished_children());
+        children = children.saturating_sub(reap_finished_children().len());
         if signals::stop_requested() {
             // Dropping the listener closes it: new clients are refused from now on,
             // instead of waiting in a queue nobody will ever accept from.
@@ -59,7 +91,7 @@ pub fn serve_with_a_process_each(listener: TcpListener, root: &Path, log: &Acces
         if !signals::wait_for_connection(&listener) {
             continue; // a signal came: loop round to reap or to stop
         }
-        let (stream, peer) = match listener.accept() {
+        let (mut stream, peer) = match listener.accept() {
             Ok(accepted) => accepted,
             // The queue was empty after all: go back to waiting.
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
@@ -68,6 +100,9 @@ pub fn serve_with_a_process_each(listener: TcpListener, root: &Path, log: &Acces
                 continue;
             }
         };
+        if !may_fork(&mut stream, peer, children) {
+            continue;
+        }
         // ANCHOR: fork
         // SAFETY: this process runs a single thread (this stage starts none), so
         // the child's copy of memory holds no lock that another thread was holding
@@ -101,15 +136,32 @@ fn serve_in_child(
     // ran, the child's copy would keep the old listening socket alive.
     drop(listener);
     signals::become_child();
+    serve_with_timeouts(&mut stream, peer, root, log, respond);
+    drop(stream);
+    end_child()
+}
+
+/// Serves one connection, answering with `respond` (stage 2's is
+/// `stage02_file_lookup::site::respond`), blocking, with [`CLIENT_TIMEOUT`].
+pub fn serve_with_timeouts(
+    stream: &mut TcpStream,
+    peer: SocketAddr,
+    root: &Path,
+    log: &AccessLog,
+    respond: impl Fn(&Request, &Path) -> Response,
+) {
     // On Linux an accepted socket does not inherit the listener's non-blocking
     // mode; other systems differ, so say what we want.
     let ready = stream.set_nonblocking(false).is_ok()
         && stream.set_read_timeout(Some(CLIENT_TIMEOUT)).is_ok()
         && stream.set_write_timeout(Some(CLIENT_TIMEOUT)).is_ok();
     if ready {
-        serve_connection(&mut stream, peer, root, log);
+        serve_connection_with(stream, peer, root, log, respond);
     }
-    drop(stream);
+}
+
+/// Ends a child process at once, its access log lines written.
+pub fn end_child() -> ! {
     let _ = io::stdout().flush();
     // SAFETY: `_exit` ends this process at once. Unlike `process::exit`, it runs
     // no exit handlers and flushes no buffers: whatever the parent had buffered
@@ -120,11 +172,11 @@ fn serve_in_child(
 
 // ANCHOR: reap
 /// Collects every child that has exited, without waiting for the others, and
-/// returns how many there were. Until its parent collects it with `waitpid`, an
+/// returns their process ids. Until its parent collects it with `waitpid`, an
 /// exited child stays in the process table as a zombie, holding its process id
 /// and its exit status for the parent to read.
-fn reap_finished_children() -> usize {
-    let mut reaped = 0;
+pub fn reap_finished_children() -> Vec<Pid> {
+    let mut reaped = Vec::new();
     loop {
         // -1: any child. WNOHANG: return at once when none has exited yet.
         match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
@@ -132,9 +184,9 @@ fn reap_finished_children() -> usize {
             Ok(WaitStatus::Signaled(child, signal, _)) => {
                 // The exit status is what reaping is for: here, a crash to report.
                 eprintln!("{NAME}: child {child} was killed by {signal}");
-                reaped += 1;
+                reaped.push(child);
             }
-            Ok(_) => reaped += 1,
+            Ok(status) => reaped.extend(status.pid()),
             Err(Errno::EINTR) => continue,
             // ECHILD: no children at all.
             Err(_) => return reaped,

@@ -26,7 +26,7 @@
 //! - out of file descriptors (EMFILE), the listener is set aside for a moment
 //!   instead of reporting the same queued client again and again;
 //! - SIGINT and SIGTERM arrive as readable data on a `signalfd` in the same
-//!   epoll set, so stopping is just one more event.
+//!   epoll set, so stopping is just one more event ([`StopSource`]).
 //!
 //! Chapter 8 of the book explains this stage and its edge-triggered mistake.
 
@@ -35,8 +35,10 @@ pub mod table;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::PathBuf;
 use std::process;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::access_log::{AccessLog, Backlog};
@@ -57,10 +59,10 @@ use table::{ConnectionTable, Token};
 /// The crate's name, which its messages start with.
 pub const NAME: &str = "stage08-epoll";
 
-/// The event data of the two sockets that are not connections. Connection
+/// The event data of the descriptors that are not connections. Connection
 /// tokens are table indices, far below these.
 const LISTENER: u64 = u64::MAX;
-const SIGNALS: u64 = u64::MAX - 1;
+const STOP: u64 = u64::MAX - 1;
 const STDOUT: u64 = u64::MAX - 2;
 
 /// How many events one `epoll_wait` may return. More ready sockets simply wait
@@ -87,7 +89,8 @@ pub struct Server {
     listener: Option<TcpListener>,
     /// Set while the listener is out of the epoll set after EMFILE.
     listener_paused_until: Option<Instant>,
-    signals: SignalFd,
+    /// Readable when the server should stop.
+    stop: StopSource,
     connections: ConnectionTable<Entry>,
     /// Connections that stopped only to let others have a turn: run them again
     /// before sleeping.
@@ -105,17 +108,50 @@ pub struct Server {
     /// So running out of descriptors is reported once, not ten times a second.
     told_out_of_descriptors: bool,
     /// Who may open a connection: everyone, unless [`Server::with_admission`].
-    admission: Box<dyn Admission>,
+    /// `Send`, like the rest, so a server can be moved to a thread of its own.
+    admission: Box<dyn Admission + Send>,
 }
 // ANCHOR_END: server
 
+// ANCHOR: stop_source
+/// How a server hears that it should stop: one more descriptor in its epoll set.
+pub enum StopSource {
+    /// SIGINT and SIGTERM, read from a `signalfd`: stage 8's own. A second
+    /// signal ends the process at once.
+    Signals(SignalFd),
+    /// A descriptor that another thread makes readable once and leaves so, such
+    /// as an `eventfd`: many servers can watch the same one. A signal cannot be
+    /// shared that way: the first reader of a signalfd takes it from the others.
+    Shared(Arc<dyn AsFd + Send + Sync>),
+}
+
+impl StopSource {
+    /// Stage 8's stop: the signals `blocked` holds back, read from a signalfd.
+    /// SIGINT and SIGTERM are blocked, so they no longer interrupt anything;
+    /// they wait in the process until read, and epoll reports the signalfd
+    /// readable while one is pending. No signal handler, no thread.
+    pub fn signals(blocked: &StopSignals) -> io::Result<StopSource> {
+        let flags = SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC;
+        let signals = SignalFd::with_flags(blocked.set(), flags)?;
+        Ok(StopSource::Signals(signals))
+    }
+
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            StopSource::Signals(signals) => signals.as_fd(),
+            StopSource::Shared(shared) => shared.as_fd(),
+        }
+    }
+}
+// ANCHOR_END: stop_source
+
 impl Server {
     // ANCHOR: setup
-    /// Sets up the event loop around a listening socket. `edge` asks for
-    /// edge-triggered epoll (`--edge`).
+    /// Sets up the event loop around a listening socket, stopping when `stop`
+    /// becomes readable. `edge` asks for edge-triggered epoll (`--edge`).
     pub fn new(
         listener: TcpListener,
-        blocked: &StopSignals,
+        stop: StopSource,
         edge: bool,
         idle_timeout: Duration,
         root: PathBuf,
@@ -127,25 +163,17 @@ impl Server {
         } else {
             EpollFlags::empty()
         };
-        // SIGINT and SIGTERM are blocked, so they no longer interrupt anything;
-        // they wait in the process until read from the signalfd, which epoll
-        // reports readable when one is pending. No signal handler, no thread.
-        let signals = SignalFd::with_flags(
-            blocked.set(),
-            SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC,
-        )?;
-
         let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
         epoll.add(
             &listener,
             EpollEvent::new(EpollFlags::EPOLLIN | trigger, LISTENER),
         )?;
-        epoll.add(&signals, EpollEvent::new(EpollFlags::EPOLLIN, SIGNALS))?;
+        epoll.add(stop.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, STOP))?;
         Ok(Server {
             epoll,
             listener: Some(listener),
             listener_paused_until: None,
-            signals,
+            stop,
             connections: ConnectionTable::new(),
             next_turn: Vec::new(),
             trigger,
@@ -169,7 +197,7 @@ impl Server {
     // ANCHOR_END: setup
 
     /// The same server, asking `admission` who may open a connection.
-    pub fn with_admission(mut self, admission: impl Admission + 'static) -> Server {
+    pub fn with_admission(mut self, admission: impl Admission + Send + 'static) -> Server {
         self.admission = Box::new(admission);
         self
     }
@@ -192,7 +220,7 @@ impl Server {
             for event in &events[..ready] {
                 match event.data() {
                     LISTENER => self.accept_new_clients(now),
-                    SIGNALS => self.read_signals(now),
+                    STOP => self.hear_stop(now),
                     STDOUT => {} // written below, with this round's lines
                     token => self.advance(token as Token, now),
                 }
@@ -455,16 +483,26 @@ impl Server {
     // ANCHOR_END: out_of_descriptors
 
     // ANCHOR: signals
-    /// A stop signal is pending: the first starts a graceful stop, a second
-    /// one ends the process at once.
-    fn read_signals(&mut self, now: Instant) {
+    /// The stop descriptor is readable. A stop signal is pending: the first
+    /// starts a graceful stop, a second one ends the process at once. A shared
+    /// stop is one stop, announced by whoever raised it.
+    fn hear_stop(&mut self, now: Instant) {
         loop {
-            match self.signals.read_signal() {
+            let read = match &self.stop {
+                StopSource::Signals(signals) => signals.read_signal(),
+                StopSource::Shared(_) => return self.begin_stop(now),
+            };
+            match read {
                 Ok(Some(_)) if self.stopping => {
                     eprintln!("stopped at once");
                     process::exit(130);
                 }
-                Ok(Some(_)) => self.begin_stop(now),
+                Ok(Some(_)) => {
+                    eprintln!(
+                        "stopping: no new connections, finishing the ones in progress (again to quit now)"
+                    );
+                    self.begin_stop(now);
+                }
                 Ok(None) => return, // nothing more pending
                 Err(Errno::EINTR) => continue,
                 Err(error) => {
@@ -477,12 +515,19 @@ impl Server {
 
     /// Closes the listener, so new clients are refused, and lets every
     /// connection finish the answer it is sending; idle ones close now.
+    ///
+    /// The listener, and a shared stop, leave the epoll set by hand: closing a
+    /// descriptor removes it from an epoll set only once no copy of it is open
+    /// anywhere, and other servers may hold copies of both. Left in, they would
+    /// wake this loop for every new client, and on every wait.
     fn begin_stop(&mut self, now: Instant) {
-        eprintln!(
-            "stopping: no new connections, finishing the ones in progress (again to quit now)"
-        );
         self.stopping = true;
-        self.listener = None;
+        if let Some(listener) = self.listener.take() {
+            let _ = self.epoll.delete(&listener);
+        }
+        if let StopSource::Shared(shared) = &self.stop {
+            let _ = self.epoll.delete(shared.as_fd());
+        }
         self.listener_paused_until = None;
         for token in self.connections.tokens() {
             if let Some(entry) = self.connections.get_mut(token) {
@@ -516,29 +561,61 @@ pub fn cli(name: &'static str, about: &'static str) -> Cli {
     )
 }
 
+/// What stage 8's command line says about the server, beyond its address: to
+/// build one [`Server`], or several that share a port (`ch08-worker-threads`).
+pub struct Setup {
+    edge: bool,
+    idle_timeout: Duration,
+    head_timeout: Duration,
+    root: PathBuf,
+    quiet: bool,
+}
+
+impl Setup {
+    /// Reads the options of [`cli`] (a bad value ends the program with one
+    /// line), and raises this process's descriptor limit.
+    pub fn from_arguments(name: &'static str, arguments: &Arguments) -> Setup {
+        raise_descriptor_limit();
+        Setup {
+            edge: arguments.switch("--edge"),
+            idle_timeout: idle_timeout(name, arguments),
+            head_timeout: arguments.seconds("--head-timeout", DEFAULT_HEAD_TIMEOUT),
+            root: arguments.server.root.clone(),
+            quiet: arguments.server.quiet,
+        }
+    }
+
+    /// A server accepting from `listener` (or from a copy of it: copies share
+    /// the port and the kernel's queue of clients) until `stop`.
+    pub fn server(&self, listener: TcpListener, stop: StopSource) -> io::Result<Server> {
+        let server = Server::new(
+            listener,
+            stop,
+            self.edge,
+            self.idle_timeout,
+            self.root.clone(),
+            // Queued and written without waiting: a stdout nobody reads must not stop the loop.
+            AccessLog::non_blocking(self.quiet),
+        )?;
+        Ok(server.with_head_timeout(self.head_timeout))
+    }
+}
+
 /// Stage 8's server as its `main` runs it, from the parsed command line to the
 /// stop, with `admission` deciding who may open a connection ([`AdmitEveryone`]
 /// for stage 8 itself).
-pub fn serve(name: &'static str, mut arguments: Arguments, admission: impl Admission + 'static) {
-    let idle_timeout = idle_timeout(name, &arguments);
-    let head_timeout = arguments.seconds("--head-timeout", DEFAULT_HEAD_TIMEOUT);
+pub fn serve(
+    name: &'static str,
+    mut arguments: Arguments,
+    admission: impl Admission + Send + 'static,
+) {
     // First, before any other thread exists: the stop signals wait to be read.
     let blocked = StopSignals::block_or_exit(name);
-    raise_descriptor_limit();
+    let setup = Setup::from_arguments(name, &arguments);
     let listener = listen_or_exit(name, &mut arguments.server);
-    let server = Server::new(
-        listener,
-        &blocked,
-        arguments.switch("--edge"),
-        idle_timeout,
-        arguments.server.root.clone(),
-        // Queued and written without waiting: a stdout nobody reads must not stop the loop.
-        AccessLog::non_blocking(arguments.server.quiet),
-    );
+    let server = StopSource::signals(&blocked).and_then(|stop| setup.server(listener, stop));
     let mut server = match server {
-        Ok(server) => server
-            .with_head_timeout(head_timeout)
-            .with_admission(admission),
+        Ok(server) => server.with_admission(admission),
         Err(error) => exit_with_startup_error(name, &format!("cannot set up epoll: {error}")),
     };
     if let Err(error) = server.run() {

@@ -1,272 +1,174 @@
-//! Chapter 5's exercises: a deadline for the request head, and a limit on the
-//! connections served at once that makes the others wait without blocking a
-//! worker thread.
+//! Chapter 5's exercises: a deadline for the whole request head, and a limit
+//! on connections that makes the extra ones wait, parked, not refused.
 
 use std::thread;
 use std::time::{Duration, Instant};
 
-use checker::checks::{Check, expect_content_length, expect_status};
+use super::support::{checks, connect, silent_clients};
+use checker::checks::{Check, expect_content_length, expect_status, next_reply};
 use checker::client::Connection;
 use checker::report::Failure;
-use checker::target::{Context, Exchange};
+use checker::target::Context;
 
 /// The deadline `ch05-head-deadline` is started with (`--head-deadline 2`).
-pub const HEAD_DEADLINE: Duration = Duration::from_secs(2);
+const HEAD_DEADLINE: Duration = Duration::from_secs(2);
 
-/// How long the trickling client keeps at it before the check gives up on a 408.
+/// How long the trickling client goes on at most, and its pause per byte.
 const TRICKLE_LIMIT: Duration = Duration::from_secs(6);
-
-/// The pause between two bytes of the trickling client.
 const TRICKLE_PAUSE: Duration = Duration::from_millis(200);
 
-/// The limit `ch05-connection-limit` is started with (`--max-connections 4`),
-/// on two worker threads (`--workers 2`).
-pub const MAX_CONNECTIONS: usize = 4;
-pub const WORKERS: usize = 2;
+/// `ch05-connection-limit` is started with `--max-connections 4` on two
+/// worker threads.
+const MAX_CONNECTIONS: usize = 4;
+const WORKERS: usize = 2;
 
-/// Time for the server to take up connections just opened, before the check
-/// relies on them holding their slots.
+/// Time for the server to take up connections just opened.
 const SETTLE_TIME: Duration = Duration::from_millis(500);
 
-/// How long a client over the limit must go unanswered to count as waiting.
+/// How long a client over the limit must be kept waiting, unanswered.
 const WAITING_TIME: Duration = Duration::from_secs(1);
 
 pub fn checks() -> Vec<Check> {
-    vec![
-        Check {
-            name: "head-deadline",
-            stages: 5..=8,
-            behaviour: "a head trickled slower than the 2 s deadline gets 408; one sent in pieces in time is served",
-            needs_pid: false,
-            run: head_deadline,
-        },
-        Check {
-            name: "connection-limit-waits",
-            stages: 5..=8,
-            behaviour: "with 4 connections being served, a 5th waits, and is served when one of them ends",
-            needs_pid: false,
-            run: connection_limit_waits,
-        },
-        Check {
-            name: "connection-limit-parks",
-            stages: 5..=8,
-            behaviour: "3 clients waiting for a slot, on 2 worker threads, do not stop the server: each is served in turn",
-            needs_pid: false,
-            run: connection_limit_parks,
-        },
-    ]
+    checks! {
+        "head-deadline", 5..=8, head_deadline,
+            "a head trickled slower than the 2 s deadline gets 408; one sent in pieces in time \
+             is served";
+        "connection-limit-waits", 5..=8, connection_limit_waits,
+            "with 4 connections being served, a 5th waits, and is served when one of them ends";
+        "connection-limit-parks", 5..=8, connection_limit_parks,
+            "3 clients waiting for a slot, on 2 worker threads, do not stop the server: each is \
+             served in turn";
+    }
 }
 
-fn open(context: &Context) -> Result<Connection, Failure> {
-    Connection::open(context.addr()).map_err(|error| Failure::new(error.describe(), "a connection"))
-}
-
+/// A head in four pieces within the deadline is served; a head trickled a byte
+/// every 200 ms gets 408 at the deadline (a timeout per read never fires), and
+/// meanwhile another client is served.
 fn head_deadline(context: &Context) -> Result<(), Failure> {
     let request = context.request("GET", "/");
-    // Slow but in time: four pieces over three quarters of a second.
-    let mut in_time = open(context)?;
+    let mut in_time = connect(context, None)?;
     in_time.send_in_pieces(&request, 4, Duration::from_millis(250));
-    let reply = in_time
-        .read_reply(true)
-        .map_err(|error| Failure::new(error.describe(), "200").sent(context.addr(), &request))?;
-    if reply.status != 200 {
-        return Err(Failure::new(
-            format!(
-                "a head sent in 4 pieces over 0.75 s, well within the {} s deadline, got {}",
-                HEAD_DEADLINE.as_secs(),
-                reply.status
-            ),
-            "200: the deadline is for the whole head, counted from the connection's start",
-        )
-        .sent(context.addr(), &request)
-        .received(&reply.raw));
-    }
-    // Too slow: a byte every 200 ms; the head would take 10 s or more.
+    let which = "a head sent in 4 pieces over 0.75 s, within the deadline";
+    let expected = "200: the deadline is for the whole head, from the connection's start";
+    expect_status(&next_reply(context, &mut in_time, &request, true, which, expected)?, 200)?;
+
     let started = Instant::now();
-    let mut trickling = open(context)?;
+    let mut trickling = connect(context, None)?;
     let mut sent = 0;
-    let mut others_checked = false;
+    let mut other_served = false;
     while started.elapsed() < TRICKLE_LIMIT && sent < request.len() {
         trickling.send(&request[sent..=sent]);
         sent += 1;
         match trickling.wait_for_close(TRICKLE_PAUSE) {
             Err(received) if received.is_empty() => {}
-            // An answer (or the end of the connection): see below what it is.
-            _ => break,
+            _ => break, // an answer, or the close
         }
-        if !others_checked && started.elapsed() >= Duration::from_millis(600) {
-            // Meanwhile, everyone else is served as usual.
-            let other = context.get("/")?;
-            if other.reply.status != 200 {
-                return Err(other.fail(
-                    format!(
-                        "while another client trickled its head, this one got {}",
-                        other.reply.status
-                    ),
-                    "200",
-                ));
-            }
-            others_checked = true;
+        if !other_served && started.elapsed() >= Duration::from_millis(600) {
+            expect_status(&context.get("/")?, 200)?;
+            other_served = true;
         }
     }
-    let trickled_for = started.elapsed();
-    let shown = String::from_utf8_lossy(&request[..sent]).into_owned();
-    let reply = trickling.read_reply(true).map_err(|error| {
-        let problem = match &error {
-            checker::client::ClientError::Timeout { received } if received.is_empty() => format!(
-                "a client sent its head a byte every {} ms; after {:.0} s ({sent} bytes) the \
-                 server was still waiting for the rest: each read got a byte in time, so a \
-                 timeout per read never fires",
-                TRICKLE_PAUSE.as_millis(),
-                trickled_for.as_secs_f64()
-            ),
-            other => format!(
-                "a client sent its head a byte every {} ms, and then: {}",
-                TRICKLE_PAUSE.as_millis(),
-                other.describe()
-            ),
-        };
-        let mut failure = Failure::new(
-            problem,
-            format!(
-                "408 Request Timeout {} s after the connection began",
-                HEAD_DEADLINE.as_secs()
-            ),
-        )
-        .received(error.received());
-        // The same by hand: a head that never ends, a byte every 200 ms.
-        failure.sent = Some(format!(
-            "(for i in $(seq 30); do printf x; sleep 0.2; done) | nc {} {}",
-            context.addr().ip(),
-            context.addr().port()
-        ));
+    let which = format!(
+        "a client sent its head a byte every {} ms; after {:.1} s ({sent} bytes)",
+        TRICKLE_PAUSE.as_millis(),
+        started.elapsed().as_secs_f64()
+    );
+    let expected = format!(
+        "408 Request Timeout {} s after the connection began, before the head was complete",
+        HEAD_DEADLINE.as_secs()
+    );
+    let exchange = next_reply(context, &mut trickling, &request[..sent], true, &which, &expected)
+        .map_err(|mut failure| {
+        if failure.received.as_ref().is_none_or(Vec::is_empty) {
+            failure.problem = format!(
+                "{which} the server was still waiting for the rest: each read got a byte in \
+                     time, so a timeout per read never fires"
+            );
+        }
+        let (ip, port) = (context.addr().ip(), context.addr().port());
+        failure.sent =
+            Some(format!("(for i in $(seq 30); do printf x; sleep 0.2; done) | nc {ip} {port}"));
         failure
     })?;
-    let exchange = Exchange {
-        addr: context.addr(),
-        request: shown.into_bytes(),
-        reply,
-    };
     if exchange.reply.status != 408 {
-        return Err(exchange.fail(
-            format!(
-                "a client sent its head a byte every {} ms and got {} after {:.1} s",
-                TRICKLE_PAUSE.as_millis(),
-                exchange.reply.status,
-                trickled_for.as_secs_f64()
-            ),
-            format!(
-                "408 Request Timeout {} s after the connection began, before the head was complete",
-                HEAD_DEADLINE.as_secs()
-            ),
-        ));
+        return Err(exchange.fail(format!("{which}, it got {}", exchange.reply.status), expected));
     }
     expect_content_length(&exchange)
 }
 
-/// Opens [`MAX_CONNECTIONS`] connections that send nothing and lets the server
-/// give each its slot.
-fn hold_every_slot(context: &Context) -> Result<Vec<Connection>, Failure> {
-    let mut held = Vec::with_capacity(MAX_CONNECTIONS);
-    for _ in 0..MAX_CONNECTIONS {
-        held.push(open(context)?);
-    }
-    thread::sleep(SETTLE_TIME);
-    Ok(held)
+fn situation() -> String {
+    format!(
+        "with {MAX_CONNECTIONS} connections held by silent clients (--max-connections \
+         {MAX_CONNECTIONS}), one more client asked"
+    )
 }
 
-/// Sends `request` on a new connection.
-fn ask(context: &Context, request: &[u8]) -> Result<Connection, Failure> {
-    let mut asking = open(context)?;
-    asking.send(request);
-    Ok(asking)
-}
-
-/// Fails if an answer, or the end of the connection, comes within `wait`: the
-/// client should be waiting for a slot.
+/// A client over the limit must get neither an answer nor the close yet.
 fn expect_still_waiting(
     context: &Context,
     connection: &mut Connection,
     request: &[u8],
     wait: Duration,
 ) -> Result<(), Failure> {
-    let situation = format!(
-        "with {MAX_CONNECTIONS} connections held by silent clients (--max-connections \
-         {MAX_CONNECTIONS}), one more client asked"
-    );
     let closed = connection.wait_for_close(wait).is_ok();
-    let received = connection.leftover();
-    if !received.is_empty() {
-        return Err(Failure::new(
-            format!("{situation} and was answered at once"),
-            format!("no answer yet: it waits until one of the {MAX_CONNECTIONS} ends"),
-        )
+    let (problem, expected) = if !connection.leftover().is_empty() {
+        ("was answered at once", "no answer yet: it waits for a slot")
+    } else if closed {
+        ("was closed without an answer", "no answer yet, and no refusal: it waits for a slot")
+    } else {
+        return Ok(());
+    };
+    Err(Failure::new(format!("{} and {problem}", situation()), expected)
         .sent(context.addr(), request)
-        .received(received));
-    }
-    if closed {
-        return Err(Failure::new(
-            format!("{situation} and its connection was closed without an answer"),
-            "no answer yet, and no refusal: it waits for a slot",
-        )
-        .sent(context.addr(), request));
-    }
-    Ok(())
+        .received(connection.leftover()))
 }
 
-/// Fails unless a 200 comes (within the client's step timeout).
 fn expect_served(
     context: &Context,
     connection: &mut Connection,
     request: &[u8],
     after: &str,
 ) -> Result<(), Failure> {
-    let reply = connection.read_reply(true).map_err(|error| {
-        Failure::new(
-            format!(
-                "{after}, a client that was waiting for a slot got: {} (does the wait for a slot \
-                 block a worker thread? std::sync's Mutex and Condvar do; may::sync's park only \
-                 the coroutine)",
-                error.describe()
-            ),
-            "200 as soon as a slot is free",
-        )
-        .sent(context.addr(), request)
-        .received(error.received())
-    })?;
-    expect_status(
-        &Exchange {
-            addr: context.addr(),
-            request: request.to_vec(),
-            reply,
-        },
-        200,
-    )
+    let which = format!(
+        "{after}, a client that was waiting for a slot got (does the wait for a slot block a \
+         worker thread? std::sync's Mutex and Condvar do; may::sync's park only the coroutine)"
+    );
+    let exchange =
+        next_reply(context, connection, request, true, &which, "200 once a slot is free")?;
+    expect_status(&exchange, 200)
+}
+
+/// Opens `count` clients that each send `request` at once.
+fn asking(context: &Context, request: &[u8], count: usize) -> Result<Vec<Connection>, Failure> {
+    let mut clients = silent_clients(context, None, count)?;
+    for client in &mut clients {
+        client.send(request);
+    }
+    Ok(clients)
+}
+
+fn hold_every_slot(context: &Context) -> Result<Vec<Connection>, Failure> {
+    let held = silent_clients(context, None, MAX_CONNECTIONS)?;
+    thread::sleep(SETTLE_TIME);
+    Ok(held)
 }
 
 fn connection_limit_waits(context: &Context) -> Result<(), Failure> {
     let request = context.request("GET", "/");
     let mut held = hold_every_slot(context)?;
-    let mut waiting = ask(context, &request)?;
-    expect_still_waiting(context, &mut waiting, &request, WAITING_TIME)?;
+    let mut waiting = asking(context, &request, 1)?;
+    expect_still_waiting(context, &mut waiting[0], &request, WAITING_TIME)?;
     held.remove(0);
-    expect_served(
-        context,
-        &mut waiting,
-        &request,
-        &format!("one of the {MAX_CONNECTIONS} silent clients left"),
-    )
+    let after = format!("one of the {MAX_CONNECTIONS} silent clients left");
+    expect_served(context, &mut waiting[0], &request, &after)
 }
 
+/// More clients waiting than there are worker threads: a wait that blocks its
+/// thread would stop the whole server.
 fn connection_limit_parks(context: &Context) -> Result<(), Failure> {
     let request = context.request("GET", "/");
     let mut held = hold_every_slot(context)?;
-    // More waiting clients than worker threads: if waiting blocked a worker, no
-    // thread would be left to run the coroutines that give the slots back.
-    let mut waiting = Vec::new();
-    for _ in 0..=WORKERS {
-        waiting.push(ask(context, &request)?);
-    }
+    let mut waiting = asking(context, &request, WORKERS + 1)?;
     thread::sleep(WAITING_TIME);
     for connection in &mut waiting {
         expect_still_waiting(context, connection, &request, Duration::from_millis(50))?;

@@ -3,43 +3,28 @@
 
 use std::time::{Duration, Instant};
 
-use checker::checks::{Check, expect_body, expect_status};
-use checker::checks::{kept_request, next_reply, open};
+use super::support::checks;
+use checker::checks::{Check, expect_body, expect_status, kept_request, next_reply, open};
 use checker::client::{Connection, Reply};
 use checker::report::Failure;
-use checker::target::Context;
+use checker::target::{Context, Exchange};
 
 pub fn checks() -> Vec<Check> {
-    vec![
-        Check {
-            name: "keep-alive-header",
-            stages: 7..=8,
-            behaviour: "answers that keep the connection say Keep-Alive: timeout=5, max=N, N \
-                        counting down; one that closes does not",
-            needs_pid: false,
-            run: keep_alive_header,
-        },
-        Check {
-            name: "max-requests",
-            stages: 7..=8,
-            behaviour: "the 4th answer on a connection says Connection: close and the connection \
-                        closes, pipelined or not",
-            needs_pid: false,
-            run: max_requests,
-        },
-        Check {
-            name: "expect-100-continue",
-            stages: 7..=8,
-            behaviour: "Expect: 100-continue gets 100 Continue before the body, but not for a \
-                        body refused with 413, nor for HTTP/1.0",
-            needs_pid: false,
-            run: expect_100_continue,
-        },
-    ]
+    checks! {
+        "keep-alive-header", 7..=8, keep_alive_header,
+            "answers that keep the connection say Keep-Alive: timeout=5, max=N, N counting down; \
+             one that closes does not";
+        "max-requests", 7..=8, max_requests,
+            "the 4th answer on a connection says Connection: close and the connection closes, \
+             pipelined or not";
+        "expect-100-continue", 7..=8, expect_100_continue,
+            "Expect: 100-continue gets 100 Continue before the body, but not for a body refused \
+             with 413, nor for HTTP/1.0";
+    }
 }
 
 /// The limit the exercise starts its server with (`--max-requests 4`).
-const MAX_REQUESTS: u32 = 4;
+const MAX_REQUESTS: u64 = 4;
 
 /// `Connection: close`, or `no Connection header`, for a failure's problem line.
 fn header_as_sent(reply: &Reply, name: &str) -> String {
@@ -51,9 +36,8 @@ fn header_as_sent(reply: &Reply, name: &str) -> String {
 
 /// `timeout=5, max=3` read into its two numbers; `None` for anything else.
 fn keep_alive_parameters(reply: &Reply) -> Option<(u64, u64)> {
-    let value = reply.header("keep-alive")?;
     let (mut timeout, mut max) = (None, None);
-    for parameter in value.split(',') {
+    for parameter in reply.header("keep-alive")?.split(',') {
         let (name, number) = parameter.split_once('=')?;
         let number = number.trim().parse().ok()?;
         match name.trim().to_ascii_lowercase().as_str() {
@@ -65,60 +49,50 @@ fn keep_alive_parameters(reply: &Reply) -> Option<(u64, u64)> {
     Some((timeout?, max?))
 }
 
+/// Sends `request` on `connection` and reads the answer, which must be a 200.
+fn next_ok(
+    context: &Context,
+    connection: &mut Connection,
+    request: &[u8],
+    which: &str,
+    expected: &str,
+) -> Result<Exchange, Failure> {
+    connection.send(request);
+    let exchange = next_reply(context, connection, request, true, which, expected)?;
+    expect_status(&exchange, 200)?;
+    Ok(exchange)
+}
+
 /// Three requests on one connection: each answer announces the idle timeout
 /// and how many more requests the connection takes (3, 2, 1 with a limit of
 /// 4). An HTTP/1.0 client that asks for keep-alive is told the same. An answer
 /// that closes the connection announces nothing.
 fn keep_alive_header(context: &Context) -> Result<(), Failure> {
-    let timeout = context
-        .target
-        .idle_timeout
-        .unwrap_or(Duration::from_secs(5))
-        .as_secs();
-    let first = kept_request(context, "GET", &context.fixtures.url_of("page.html"));
-    let mut connection = open(context, &first)?;
+    let timeout = context.target.idle_timeout.unwrap_or(Duration::from_secs(5)).as_secs();
+    let path = context.fixtures.url_of("page.html");
+    let request = kept_request(context, "GET", &path);
+    let mut connection = open(context, &request)?;
     for number in 1..MAX_REQUESTS {
-        let left = u64::from(MAX_REQUESTS - number);
+        let left = MAX_REQUESTS - number;
         let expected = format!(
             "Keep-Alive: timeout={timeout}, max={left} (the exercise starts the server with \
              --max-requests {MAX_REQUESTS}; the checker assumes an idle timeout of {timeout} s)"
         );
-        let request = kept_request(context, "GET", &context.fixtures.url_of("page.html"));
-        connection.send(&request);
-        let exchange = next_reply(
-            context,
-            &mut connection,
-            &request,
-            true,
-            &format!("request {number} on one connection"),
-            &expected,
-        )?;
-        expect_status(&exchange, 200)?;
+        let which = format!("request {number} on one connection");
+        let exchange = next_ok(context, &mut connection, &request, &which, &expected)?;
         if keep_alive_parameters(&exchange.reply) != Some((timeout, left)) {
-            return Err(exchange.fail(
-                format!(
-                    "answer {number} on one connection has {}",
-                    header_as_sent(&exchange.reply, "Keep-Alive")
-                ),
-                expected,
-            ));
+            let found = header_as_sent(&exchange.reply, "Keep-Alive");
+            return Err(exchange.fail(format!("answer {number} has {found}"), expected));
         }
     }
-    let path = context.fixtures.url_of("page.html");
-    let http10 = format!(
-        "GET {path} HTTP/1.0\r\nHost: {}\r\nConnection: keep-alive\r\n\r\n",
-        context.addr()
-    )
-    .into_bytes();
-    let expected = format!("Keep-Alive: timeout={timeout}, max={}", MAX_REQUESTS - 1);
-    let exchange = context.send(&http10)?;
-    if keep_alive_parameters(&exchange.reply) != Some((timeout, u64::from(MAX_REQUESTS - 1))) {
+    let host = context.addr();
+    let http10 = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nConnection: keep-alive\r\n\r\n");
+    let exchange = context.send(http10.as_bytes())?;
+    if keep_alive_parameters(&exchange.reply) != Some((timeout, MAX_REQUESTS - 1)) {
+        let found = header_as_sent(&exchange.reply, "Keep-Alive");
         return Err(exchange.fail(
-            format!(
-                "the answer to an HTTP/1.0 request with Connection: keep-alive has {}",
-                header_as_sent(&exchange.reply, "Keep-Alive")
-            ),
-            expected,
+            format!("the answer to an HTTP/1.0 request with Connection: keep-alive has {found}"),
+            format!("Keep-Alive: timeout={timeout}, max={}", MAX_REQUESTS - 1),
         ));
     }
     let closing = context.get(&path)?;
@@ -129,6 +103,16 @@ fn keep_alive_header(context: &Context) -> Result<(), Failure> {
         ));
     }
     Ok(())
+}
+
+/// Fails unless the answer says `Connection: close` exactly when it is the
+/// `MAX_REQUESTS`th.
+fn expect_close_on_last(exchange: &Exchange, number: u64, expected: &str) -> Result<(), Failure> {
+    if exchange.reply.connection_has("close") == (number == MAX_REQUESTS) {
+        return Ok(());
+    }
+    let found = header_as_sent(&exchange.reply, "Connection");
+    Err(exchange.fail(format!("answer {number} on one connection has {found}"), expected))
 }
 
 /// One request at a time: answers 1 to 3 keep the connection, the 4th says
@@ -143,38 +127,14 @@ fn max_requests(context: &Context) -> Result<(), Failure> {
          {MAX_REQUESTS})",
         MAX_REQUESTS - 1
     );
-    let first = kept_request(context, "GET", &context.fixtures.url_of("notes.txt"));
-    let mut connection = open(context, &first)?;
+    let request = kept_request(context, "GET", &context.fixtures.url_of("notes.txt"));
+    let mut connection = open(context, &request)?;
     for number in 1..=MAX_REQUESTS {
-        let request = kept_request(context, "GET", &context.fixtures.url_of("notes.txt"));
-        connection.send(&request);
-        let exchange = next_reply(
-            context,
-            &mut connection,
-            &request,
-            true,
-            &format!("request {number} on one connection"),
-            &expected,
-        )?;
-        expect_status(&exchange, 200)?;
-        let closes = exchange.reply.connection_has("close");
-        if number < MAX_REQUESTS && closes {
-            return Err(exchange.fail(
-                format!("answer {number} already says Connection: close"),
-                expected,
-            ));
-        }
-        if number == MAX_REQUESTS && !closes {
-            return Err(exchange.fail(
-                format!(
-                    "answer {number} has {}",
-                    header_as_sent(&exchange.reply, "Connection")
-                ),
-                expected,
-            ));
-        }
+        let which = format!("request {number} on one connection");
+        let exchange = next_ok(context, &mut connection, &request, &which, &expected)?;
+        expect_close_on_last(&exchange, number, &expected)?;
     }
-    expect_close_and_nothing_more(context, &mut connection, &first, &expected)?;
+    expect_close_and_nothing_more(context, &mut connection, &request, &expected)?;
 
     let requests = [
         ("GET", "page.html"),
@@ -190,30 +150,15 @@ fn max_requests(context: &Context) -> Result<(), Failure> {
         .collect();
     let mut connection = open(context, &all)?;
     connection.send(&all);
-    for (number, (method, name)) in requests.iter().enumerate().take(MAX_REQUESTS as usize) {
-        let exchange = next_reply(
-            context,
-            &mut connection,
-            &all,
-            *method == "GET",
-            &format!("answer {} to six requests sent in one write", number + 1),
-            &expected,
-        )?;
+    for (number, (method, name)) in (1..=MAX_REQUESTS).zip(requests) {
+        let which = format!("answer {number} to six requests sent in one write");
+        let is_get = method == "GET";
+        let exchange = next_reply(context, &mut connection, &all, is_get, &which, &expected)?;
         expect_status(&exchange, 200)?;
-        if *method == "GET" {
+        if is_get {
             expect_body(&exchange, &context.fixtures.bytes_of(name), name)?;
         }
-        let last = number + 1 == MAX_REQUESTS as usize;
-        if exchange.reply.connection_has("close") != last {
-            return Err(exchange.fail(
-                format!(
-                    "answer {} to six pipelined requests has {}",
-                    number + 1,
-                    header_as_sent(&exchange.reply, "Connection")
-                ),
-                expected,
-            ));
-        }
+        expect_close_on_last(&exchange, number, &expected)?;
     }
     expect_close_and_nothing_more(context, &mut connection, &all, &expected)
 }
@@ -226,21 +171,13 @@ fn expect_close_and_nothing_more(
     request: &[u8],
     expected: &str,
 ) -> Result<(), Failure> {
-    match connection.wait_for_close(Duration::from_secs(3)) {
-        Ok(()) if connection.leftover().is_empty() => Ok(()),
-        Ok(()) => Err(Failure::new(
-            "after the answer that said Connection: close, more answers came",
-            expected,
-        )
-        .sent(context.addr(), request)
-        .received(connection.leftover())),
-        Err(more) => Err(Failure::new(
-            "after the answer that said Connection: close, the connection stayed open for 3 s",
-            expected,
-        )
-        .sent(context.addr(), request)
-        .received(&more)),
-    }
+    let (problem, received) = match connection.wait_for_close(Duration::from_secs(3)) {
+        Ok(()) if connection.leftover().is_empty() => return Ok(()),
+        Ok(()) => ("more answers came", connection.leftover().to_vec()),
+        Err(more) => ("the connection stayed open for 3 s", more),
+    };
+    let problem = format!("after the answer that said Connection: close, {problem}");
+    Err(Failure::new(problem, expected).sent(context.addr(), request).received(&received))
 }
 
 /// How long a client waits for `100 Continue` here before it calls the server
@@ -253,13 +190,15 @@ const CONTINUE_WAIT: Duration = Duration::from_secs(2);
 /// reads, must get its 413 at once, without an invitation. An HTTP/1.0 POST
 /// must never get a 100: HTTP/1.0 has no interim answers.
 fn expect_100_continue(context: &Context) -> Result<(), Failure> {
-    let host = context.addr();
-    let path = context.fixtures.url_of("page.html");
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 11\r\n\
-         Expect: 100-continue\r\n\r\n"
-    )
-    .into_bytes();
+    let (host, path) = (context.addr(), context.fixtures.url_of("page.html"));
+    let post = |version: &str, length: usize| {
+        format!(
+            "POST {path} HTTP/{version}\r\nHost: {host}\r\nContent-Length: {length}\r\n\
+             Expect: 100-continue\r\n\r\n"
+        )
+        .into_bytes()
+    };
+    let head = post("1.1", 11);
     let expected = "HTTP/1.1 100 Continue and a blank line, then, once the body has come, the \
                     final answer";
     let mut connection = open(context, &head)?;
@@ -278,63 +217,37 @@ fn expect_100_continue(context: &Context) -> Result<(), Failure> {
         )
         .sent(context.addr(), &head));
     }
-    let interim = next_reply(
-        context,
-        &mut connection,
-        &head,
-        true,
-        "the interim answer",
-        expected,
-    )?;
+    let interim =
+        next_reply(context, &mut connection, &head, true, "the interim answer", expected)?;
     expect_status(&interim, 100)?;
-    let rest = [
-        b"hello world".as_slice(),
-        &kept_request(context, "GET", &context.fixtures.url_of("page.html")),
-    ]
-    .concat();
+    let rest = [b"hello world".as_slice(), &kept_request(context, "GET", &path)].concat();
     connection.send(&rest);
     let sent = [head.as_slice(), &rest].concat();
-    let last = next_reply(
-        context,
-        &mut connection,
-        &sent,
-        true,
-        "after the body",
-        expected,
-    )?;
+    let last = next_reply(context, &mut connection, &sent, true, "after the body", expected)?;
     expect_status(&last, 405)?;
+    let which = "the GET sent after the body";
     let page = next_reply(
         context,
         &mut connection,
         &sent,
         true,
-        "the GET sent after the body",
+        which,
         "the page, on the same connection",
     )?;
     expect_status(&page, 200)?;
     expect_body(&page, &context.fixtures.bytes_of("page.html"), "page.html")?;
 
-    let too_large = format!(
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 2000000\r\n\
-         Expect: 100-continue\r\n\r\n"
-    )
-    .into_bytes();
-    let exchange = context.send(&too_large)?;
+    let exchange = context.send(&post("1.1", 2_000_000))?;
     if exchange.reply.status == 100 {
         return Err(exchange.fail(
-            "the server invited a 2 MB body that it refuses to read: the client now sends it \
-             all for nothing",
+            "the server invited a 2 MB body that it refuses to read: the client now sends it all \
+             for nothing",
             "413 Content Too Large at once, without 100 Continue first",
         ));
     }
     expect_status(&exchange, 413)?;
 
-    let http10 = format!(
-        "POST {path} HTTP/1.0\r\nHost: {host}\r\nContent-Length: 11\r\n\
-         Expect: 100-continue\r\n\r\nhello world"
-    )
-    .into_bytes();
-    let exchange = context.send(&http10)?;
+    let exchange = context.send(&[post("1.0", 11), b"hello world".to_vec()].concat())?;
     if exchange.reply.status == 100 {
         return Err(exchange.fail(
             "an HTTP/1.0 request got 100 Continue",

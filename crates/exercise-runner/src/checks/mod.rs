@@ -1,6 +1,8 @@
 //! The checks of the exercises that end the chapters. Each proves one behaviour
 //! an exercise asks for; `scripts/exercise check ID` runs them together with the
 //! checks of the exercise's stage, so a solution may not break what worked.
+//! They are built on the checker's client and helpers, which share nothing
+//! with the servers.
 
 use checker::checks::Check;
 
@@ -11,13 +13,8 @@ mod ch05;
 mod ch06;
 mod ch07;
 mod ch08;
-
-/// Two helpers the checks take from the checker's own HTTP code, which shares
-/// nothing with the servers.
-mod borrowed {
-    pub use checker::http_date::format_http_date as http_date;
-    pub use checker::response_reader::find_head_end;
-}
+mod per_client;
+mod support;
 
 /// Every exercise's checks.
 pub fn all() -> Vec<Check> {
@@ -25,6 +22,7 @@ pub fn all() -> Vec<Check> {
         ch02::checks(),
         ch03::checks(),
         ch04::checks(),
+        per_client::checks(),
         ch05::checks(),
         ch06::checks(),
         ch07::checks(),

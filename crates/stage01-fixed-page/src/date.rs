@@ -4,6 +4,7 @@
 //! A server with a clock must send `Date` (RFC 9110, section 6.6.1): caches use
 //! it to tell how old a response is. Every stage does, from this first one on.
 
+use std::cell::RefCell;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A moment in the format HTTP uses, such as `Sun, 06 Nov 1994 08:49:37 GMT`.
@@ -24,6 +25,27 @@ pub fn http_date(time: SystemTime) -> String {
         time_of_day / 60 % 60,
         time_of_day % 60
     )
+}
+
+/// The present moment as [`http_date`] writes it. The text changes once a
+/// second and a busy server answers thousands of requests in between, so each
+/// thread formats it at most once a second and hands out copies.
+pub fn http_date_now() -> String {
+    thread_local! {
+        /// The second last formatted, since 1970, and its text.
+        static LAST: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+    }
+    let now = SystemTime::now();
+    let second = now
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    LAST.with_borrow_mut(|(formatted_second, text)| {
+        if *formatted_second != second {
+            *text = http_date(now);
+            *formatted_second = second;
+        }
+        text.clone()
+    })
 }
 
 /// Year, month (1 to 12) and day of the month for a count of days since
@@ -89,6 +111,20 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn the_present_is_formatted_once_a_second_and_always_right() {
+        let before = SystemTime::now();
+        let first = http_date_now();
+        let second = http_date_now();
+        let after = SystemTime::now();
+        for text in [&first, &second] {
+            assert!(
+                *text == http_date(before) || *text == http_date(after),
+                "{text}"
+            );
+        }
+    }
 
     #[test]
     fn formats_http_dates() {

@@ -13,9 +13,8 @@
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::time::SystemTime;
 
-use stage01_fixed_page::date::http_date;
+use stage01_fixed_page::date::http_date_now;
 
 /// An HTTP status: the code and the reason phrase that goes with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +110,7 @@ impl Response {
             self.status.reason,
             self.content_type,
             self.content_length(),
-            http_date(SystemTime::now()),
+            http_date_now(),
         );
         for (name, value) in &self.extra_headers {
             let _ = write!(head, "{name}: {value}\r\n");

@@ -34,6 +34,7 @@
 //! The connection checks the deadline whenever it is advanced; the loop must
 //! advance it when the deadline comes, even if the client sends nothing more.
 
+use std::cell::RefCell;
 use std::io::{self, Read, Write};
 use std::mem;
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -44,7 +45,7 @@ use std::time::{Duration, Instant};
 
 use common::access_log::AccessLog;
 use stage01_fixed_page::head::{HEAD_LIMIT, find_head_end};
-use stage02_file_lookup::request::{BodyLength, Request, parse_request_head};
+use stage02_file_lookup::request::{BodyLength, Request, RequestError, parse_request_head};
 use stage02_file_lookup::response::{Response, Status};
 use stage02_file_lookup::site::{error_response, respond, response_to_bad_request};
 use stage06_nonblocking::outgoing::{Outgoing, WriteOutcome};
@@ -63,6 +64,15 @@ pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How many bytes one `read` asks for.
 const READ_CHUNK: usize = 16 * 1024;
+
+thread_local! {
+    /// Where every connection of this thread reads into before keeping what
+    /// came in its own `input`. Safe Rust reads only into initialised memory,
+    /// so a buffer made for each read would be zeroed for each read (16 KiB
+    /// written to receive a 100-byte request); this one is zeroed once. And no
+    /// connection holds 16 KiB while it waits: `input` keeps only what came.
+    static READ_BUFFER: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
+}
 
 /// How many steps (a read, a write, a parsed head) one call to
 /// [`Connection::advance`] may take before it lets other connections have a turn:
@@ -90,31 +100,31 @@ pub struct Connection {
     head_timeout: Duration,
     /// The server is stopping: finish the answer in flight, then close.
     stopping: bool,
-    /// Whether an answer keeps the connection open ([`crate::policy`]).
-    policy: Arc<dyn KeepAlivePolicy>,
+    /// Whether an answer keeps the connection open ([`crate::policy`]);
+    /// `None` is stage 7's own, [`KeepWhatIsAsked`], which needs no memory.
+    policy: Option<Arc<dyn KeepAlivePolicy>>,
     /// Requests answered on this connection so far, for the policy.
     answered: u32,
 }
 
 /// Where a connection is between two requests, or inside one.
+///
+/// An enum is as large as its largest variant, and a server holds one `State`
+/// for every connection, most of them idle (`ReadingHead`, no data at all). So
+/// what only a request in progress needs, the parsed request and the response
+/// on its way out, is boxed: on the heap while it is needed, a pointer here.
 enum State {
     /// Waiting for a whole head in `input` (between requests, or inside a head).
     ReadingHead,
     /// Sending the interim answer the policy asked for before a body
-    /// ([`KeepAlivePolicy::interim_answer`]), of which `sent` bytes are gone;
-    /// then the body is skipped as usual.
-    SendingInterim {
-        interim: &'static [u8],
-        sent: usize,
-        left: u64,
-        request: Request,
-    },
+    /// ([`KeepAlivePolicy::interim_answer`]); then the body is skipped as usual.
+    SendingInterim(Box<Interim>),
     /// `left` more bytes of a request body to throw away, then `request` is answered.
-    SkippingBody { left: u64, request: Request },
+    SkippingBody { left: u64, request: Box<Request> },
     /// Sending an answer; nothing more is read until it is gone.
     Sending {
-        outgoing: Outgoing,
-        exchange: Exchange,
+        outgoing: Box<Outgoing>,
+        exchange: Box<Exchange>,
     },
     /// The last answer is sent and our side shut; reading and throwing away
     /// whatever the client still sends, until it closes too.
@@ -138,9 +148,18 @@ pub enum Waiting {
 }
 // ANCHOR_END: connection
 
+/// An interim answer on its way out, and the request whose body it invites.
+struct Interim {
+    /// What is still to send of the interim answer.
+    unsent: &'static [u8],
+    /// The body's length, to skip once the interim answer is gone.
+    left: u64,
+    request: Box<Request>,
+}
+
 /// The request being answered, for the access log and for what comes after.
 struct Exchange {
-    request: Option<Request>,
+    request: Option<Box<Request>>,
     status: Status,
     keep_alive: bool,
     /// A refusal (400, 411, 413, 431): the client may still be sending.
@@ -176,7 +195,7 @@ impl Connection {
             head_started: None,
             head_timeout: DEFAULT_HEAD_TIMEOUT,
             stopping: false,
-            policy: Arc::new(KeepWhatIsAsked),
+            policy: None,
             answered: 0,
         })
     }
@@ -198,8 +217,17 @@ impl Connection {
     /// The same connection, deciding with `policy` whether it stays open after
     /// each answer (stage 7's own keeps it for as long as the client asks).
     pub fn with_policy(mut self, policy: Arc<dyn KeepAlivePolicy>) -> Connection {
-        self.policy = policy;
+        self.policy = Some(policy);
         self
+    }
+
+    fn policy(&self) -> &dyn KeepAlivePolicy {
+        self.policy.as_deref().unwrap_or(&KeepWhatIsAsked)
+    }
+
+    /// The client's address, as `accept` gave it.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
     }
 
     /// When bytes last moved on this connection, either way.
@@ -228,12 +256,7 @@ impl Connection {
         for _ in 0..STEPS_PER_TURN {
             let step = match mem::replace(&mut self.state, State::Closed) {
                 State::ReadingHead => self.read_head(root, now),
-                State::SendingInterim {
-                    interim,
-                    sent,
-                    left,
-                    request,
-                } => self.send_interim(interim, sent, left, request, now),
+                State::SendingInterim(interim) => self.send_interim(interim, now),
                 State::SkippingBody { left, request } => self.skip_body(left, request, root, now),
                 State::Sending { outgoing, exchange } => self.send(outgoing, exchange, log, now),
                 State::Lingering => self.linger(),
@@ -271,8 +294,9 @@ impl Connection {
                     self.refuse(None, error_response(Status::HEADERS_TOO_LARGE, "", root)),
                 );
             }
-            let head: Vec<u8> = self.input.drain(..head_end).collect();
-            return Step::Go(self.start_request(&head, root));
+            let parsed = parse_request_head(&self.input[..head_end]);
+            self.input.drain(..head_end);
+            return Step::Go(self.start_request(parsed, root));
         }
         if self.input.len() > HEAD_LIMIT {
             self.head_started = None;
@@ -291,8 +315,20 @@ impl Connection {
         }
         match self.receive(now) {
             Received::Bytes | Received::End => Step::Go(State::ReadingHead),
-            Received::WouldBlock => Step::Stop(State::ReadingHead, Waiting::ForInput),
+            Received::WouldBlock => {
+                self.release_empty_input();
+                Step::Stop(State::ReadingHead, Waiting::ForInput)
+            }
             Received::Broken => Step::Stop(State::Closed, Waiting::Closed),
+        }
+    }
+
+    /// Gives `input`'s memory back while nothing is in it: a kept-alive
+    /// connection spends most of its life waiting between requests, and a server
+    /// holds thousands of them. The next request's bytes allocate it again.
+    fn release_empty_input(&mut self) {
+        if self.input.is_empty() {
+            self.input = Vec::new();
         }
     }
 
@@ -311,9 +347,9 @@ impl Connection {
     // ANCHOR: start_request
     /// Decides what a complete head leads to: a body to skip, an answer, or a
     /// refusal that closes the connection.
-    fn start_request(&mut self, head: &[u8], root: &Path) -> State {
-        let request = match parse_request_head(head) {
-            Ok(request) => request,
+    fn start_request(&mut self, parsed: Result<Request, RequestError>, root: &Path) -> State {
+        let request = match parsed {
+            Ok(request) => Box::new(request),
             Err(error) => return self.refuse(None, response_to_bad_request(&error, root)),
         };
         match request.body_length() {
@@ -321,13 +357,16 @@ impl Connection {
             Ok(BodyLength::Fixed(length)) if length <= BODY_LIMIT => {
                 // Only a body we will read may be invited; a client may wait
                 // for the invitation before it sends (`Expect: 100-continue`).
-                match self.policy.interim_answer(&request).filter(|_| length > 0) {
-                    Some(interim) => State::SendingInterim {
-                        interim,
-                        sent: 0,
+                match self
+                    .policy()
+                    .interim_answer(&request)
+                    .filter(|_| length > 0)
+                {
+                    Some(interim) => State::SendingInterim(Box::new(Interim {
+                        unsent: interim,
                         left: length,
                         request,
-                    },
+                    })),
                     None => State::SkippingBody {
                         left: length,
                         request,
@@ -349,26 +388,26 @@ impl Connection {
     }
 
     /// The answer to a complete request: kept alive if the client wants it.
-    fn answer(&mut self, request: Request, root: &Path) -> State {
+    fn answer(&mut self, request: Box<Request>, root: &Path) -> State {
         let mut response = respond(&request, root);
         self.answered = self.answered.saturating_add(1);
         // The policy is asked only when the connection could stay open.
         let keep_alive = request.wants_keep_alive()
             && !self.stopping
-            && self.policy.keep_alive(self.answered, &mut response);
+            && self.policy().keep_alive(self.answered, &mut response);
         self.start_sending(Some(request), response, keep_alive, false)
     }
 
     /// An answer after which the connection closes: once we refuse a request we
     /// cannot tell where the next one would start.
-    fn refuse(&mut self, request: Option<Request>, response: Response) -> State {
+    fn refuse(&mut self, request: Option<Box<Request>>, response: Response) -> State {
         self.start_sending(request, response, false, true)
     }
     // ANCHOR_END: start_request
 
     fn start_sending(
         &mut self,
-        request: Option<Request>,
+        request: Option<Box<Request>>,
         response: Response,
         keep_alive: bool,
         refused: bool,
@@ -380,7 +419,10 @@ impl Connection {
             refused,
         };
         match Outgoing::new(response, keep_alive) {
-            Ok(outgoing) => State::Sending { outgoing, exchange },
+            Ok(outgoing) => State::Sending {
+                outgoing: Box::new(outgoing),
+                exchange: Box::new(exchange),
+            },
             // The file could not be read after all: there is nothing honest to send.
             Err(_) => State::Closed,
         }
@@ -389,35 +431,23 @@ impl Connection {
     /// Sends what is left of an interim answer. It is tiny, but a client that
     /// pipelined a large download before this request and reads slowly may
     /// have filled the send buffer: then it waits for room like any answer.
-    fn send_interim(
-        &mut self,
-        interim: &'static [u8],
-        sent: usize,
-        left: u64,
-        request: Request,
-        now: Instant,
-    ) -> Step {
-        let unsent = |sent, request| State::SendingInterim {
-            interim,
-            sent,
-            left,
-            request,
-        };
-        match self.stream.write(&interim[sent..]) {
+    fn send_interim(&mut self, mut interim: Box<Interim>, now: Instant) -> Step {
+        match self.stream.write(interim.unsent) {
             Ok(count) if count > 0 => {
                 self.last_activity = now;
-                let sent = sent + count;
-                if sent == interim.len() {
+                interim.unsent = &interim.unsent[count..];
+                if interim.unsent.is_empty() {
+                    let Interim { left, request, .. } = *interim;
                     Step::Go(State::SkippingBody { left, request })
                 } else {
-                    Step::Go(unsent(sent, request))
+                    Step::Go(State::SendingInterim(interim))
                 }
             }
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                Step::Stop(unsent(sent, request), Waiting::ForOutput)
+                Step::Stop(State::SendingInterim(interim), Waiting::ForOutput)
             }
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {
-                Step::Go(unsent(sent, request))
+                Step::Go(State::SendingInterim(interim))
             }
             // A write of 0, or a broken connection: nobody is listening.
             Ok(_) | Err(_) => Step::Stop(State::Closed, Waiting::Closed),
@@ -425,7 +455,7 @@ impl Connection {
     }
 
     /// Throws away what has arrived of a body, reads more if needed, then answers.
-    fn skip_body(&mut self, left: u64, request: Request, root: &Path, now: Instant) -> Step {
+    fn skip_body(&mut self, left: u64, request: Box<Request>, root: &Path, now: Instant) -> Step {
         let from_input =
             usize::try_from(left).map_or(self.input.len(), |left| left.min(self.input.len()));
         self.input.drain(..from_input);
@@ -449,8 +479,8 @@ impl Connection {
     /// or a gentle close.
     fn send(
         &mut self,
-        mut outgoing: Outgoing,
-        exchange: Exchange,
+        mut outgoing: Box<Outgoing>,
+        exchange: Box<Exchange>,
         log: &AccessLog,
         now: Instant,
     ) -> Step {
@@ -532,25 +562,26 @@ impl Connection {
     // ANCHOR: receive
     /// One read into `input`.
     fn receive(&mut self, now: Instant) -> Received {
-        let mut chunk = [0; READ_CHUNK];
-        loop {
-            return match self.stream.read(&mut chunk) {
-                Ok(0) => {
-                    // The client closed its side. It may still read: what it sent
-                    // before closing is answered, then we close too.
-                    self.input_ended = true;
-                    Received::End
-                }
-                Ok(count) => {
-                    self.input.extend_from_slice(&chunk[..count]);
-                    self.last_activity = now;
-                    Received::Bytes
-                }
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => Received::WouldBlock,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => Received::Broken,
-            };
-        }
+        READ_BUFFER.with_borrow_mut(|chunk| {
+            loop {
+                return match self.stream.read(chunk) {
+                    Ok(0) => {
+                        // The client closed its side. It may still read: what it sent
+                        // before closing is answered, then we close too.
+                        self.input_ended = true;
+                        Received::End
+                    }
+                    Ok(count) => {
+                        self.input.extend_from_slice(&chunk[..count]);
+                        self.last_activity = now;
+                        Received::Bytes
+                    }
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => Received::WouldBlock,
+                    Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => Received::Broken,
+                };
+            }
+        })
     }
     // ANCHOR_END: receive
 }

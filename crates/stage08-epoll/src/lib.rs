@@ -75,9 +75,6 @@ const LISTENER_PAUSE: Duration = Duration::from_millis(100);
 /// A connection and what we last asked epoll to watch it for.
 struct Entry {
     connection: Connection,
-    /// Whose connection it is, kept from `accept` to tell the admission when it
-    /// ends: after a reset, asking the socket for its peer would fail.
-    peer: SocketAddr,
     interest: EpollFlags,
 }
 
@@ -174,7 +171,7 @@ impl Server {
             listener: Some(listener),
             listener_paused_until: None,
             stop,
-            connections: ConnectionTable::new(),
+            connections: ConnectionTable::with_capacity(table_capacity()),
             next_turn: Vec::new(),
             trigger,
             idle_timeout,
@@ -222,6 +219,7 @@ impl Server {
                     LISTENER => self.accept_new_clients(now),
                     STOP => self.hear_stop(now),
                     STDOUT => {} // written below, with this round's lines
+                    // Connection tokens are table indices, below u32::MAX.
                     token => self.advance(token as Token, now),
                 }
             }
@@ -371,7 +369,6 @@ impl Server {
         let token = self.connections.insert(
             Entry {
                 connection,
-                peer,
                 interest,
             },
             now,
@@ -379,7 +376,7 @@ impl Server {
         let Some(entry) = self.connections.get_mut(token) else {
             return;
         };
-        let event = EpollEvent::new(interest | self.trigger, token as u64);
+        let event = EpollEvent::new(interest | self.trigger, u64::from(token));
         if let Err(error) = self.epoll.add(&entry.connection, event) {
             eprintln!("{NAME}: cannot watch a new connection: {error}");
             self.remove_connection(token);
@@ -416,7 +413,7 @@ impl Server {
         let moved = entry.connection.last_activity() != active_before;
         let head_due = entry.connection.head_deadline();
         if wanted != entry.interest {
-            let mut event = EpollEvent::new(wanted | self.trigger, token as u64);
+            let mut event = EpollEvent::new(wanted | self.trigger, u64::from(token));
             if self.epoll.modify(&entry.connection, &mut event).is_err() {
                 self.remove_connection(token);
                 return;
@@ -439,7 +436,9 @@ impl Server {
         // Dropping the connection closes its socket, and closing a socket
         // removes it from every epoll set.
         if let Some(entry) = self.connections.remove(token) {
-            self.admission.left(entry.peer);
+            // The address `accept` gave, kept by the connection: after a
+            // reset, asking the socket for its peer would fail.
+            self.admission.left(entry.connection.peer());
         }
     }
 
@@ -537,6 +536,17 @@ impl Server {
         }
     }
     // ANCHOR_END: signals
+}
+
+/// Room for as many connections as the process may open descriptors (each
+/// connection is one), up to a bound that keeps a huge limit from reserving
+/// gigabytes of address space.
+fn table_capacity() -> usize {
+    const MOST_RESERVED: u64 = 1 << 20;
+    getrlimit(Resource::RLIMIT_NOFILE)
+        .map_or(1024, |(soft, _)| soft.min(MOST_RESERVED))
+        .try_into()
+        .unwrap_or(1024)
 }
 
 // ANCHOR: descriptor_limit

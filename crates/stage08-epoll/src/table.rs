@@ -26,7 +26,9 @@
 use std::time::Instant;
 
 /// A connection's number: its index in the table, and its epoll event data.
-pub type Token = usize;
+/// 32 bits are plenty (no process has four billion descriptors) and keep the
+/// four links in every slot at half the size of `usize` ones.
+pub type Token = u32;
 
 // ANCHOR: table
 /// Values (connections) by token, with the least recently active first.
@@ -77,6 +79,23 @@ impl<T> ConnectionTable<T> {
         }
     }
 
+    /// An empty table with room for `capacity` values, reserved at once.
+    ///
+    /// A `Vec` that outgrows its room moves to a block twice the size, and the
+    /// allocator keeps the old block, which was written to, for later: grown
+    /// one connection at a time to 10,000, a table would hold about twice the
+    /// memory its slots need. Reserving the most it will ever hold costs far
+    /// less than it seems: a large block is fresh memory from the kernel, which
+    /// gives a page only when it is first written, so the slots never used
+    /// cost address space, not memory.
+    pub fn with_capacity(capacity: usize) -> ConnectionTable<T> {
+        ConnectionTable {
+            slots: Vec::with_capacity(capacity),
+            free: Vec::with_capacity(capacity),
+            ..ConnectionTable::new()
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }
@@ -98,12 +117,12 @@ impl<T> ConnectionTable<T> {
         };
         let token = match self.free.pop() {
             Some(token) => {
-                self.slots[token] = slot;
+                self.slots[token as usize] = slot;
                 token
             }
             None => {
                 self.slots.push(slot);
-                self.slots.len() - 1
+                Token::try_from(self.slots.len() - 1).expect("fewer connections than descriptors")
             }
         };
         self.len += 1;
@@ -114,12 +133,12 @@ impl<T> ConnectionTable<T> {
     /// The value behind a token, if the slot is occupied. A token from an old
     /// event may name a slot that has been emptied (or even filled again) since.
     pub fn get_mut(&mut self, token: Token) -> Option<&mut T> {
-        self.slots.get_mut(token)?.value.as_mut()
+        self.slots.get_mut(token as usize)?.value.as_mut()
     }
 
     /// Takes the value out; its slot becomes free.
     pub fn remove(&mut self, token: Token) -> Option<T> {
-        let value = self.slots.get_mut(token)?.value.take()?;
+        let value = self.slots.get_mut(token as usize)?.value.take()?;
         self.unlink(token);
         self.unlink_head(token);
         self.free.push(token);
@@ -132,20 +151,20 @@ impl<T> ConnectionTable<T> {
     pub fn touch(&mut self, token: Token, now: Instant) {
         if self
             .slots
-            .get(token)
+            .get(token as usize)
             .is_none_or(|slot| slot.value.is_none())
         {
             return;
         }
         self.unlink(token);
-        self.slots[token].active_at = now;
+        self.slots[token as usize].active_at = now;
         self.push_newest(token);
     }
 
     /// The least recently active value's token, and when it was last active.
     pub fn oldest(&self) -> Option<(Token, Instant)> {
         let token = self.oldest?;
-        Some((token, self.slots[token].active_at))
+        Some((token, self.slots[token as usize].active_at))
     }
     // ANCHOR_END: touch
 
@@ -156,7 +175,7 @@ impl<T> ConnectionTable<T> {
     /// stays sorted by adding at its end. Giving the same time again keeps the
     /// connection's place: a head that trickles in is still due when it was.
     pub fn set_head_due(&mut self, token: Token, due: Option<Instant>) {
-        let Some(slot) = self.slots.get(token) else {
+        let Some(slot) = self.slots.get(token as usize) else {
             return;
         };
         if slot.value.is_none() || slot.head_due == due {
@@ -166,11 +185,11 @@ impl<T> ConnectionTable<T> {
         let Some(due) = due else {
             return;
         };
-        let slot = &mut self.slots[token];
+        let slot = &mut self.slots[token as usize];
         slot.head_due = Some(due);
         slot.head_due_before = self.last_head_due;
         match self.last_head_due {
-            Some(previous) => self.slots[previous].head_due_after = Some(token),
+            Some(previous) => self.slots[previous as usize].head_due_after = Some(token),
             None => self.first_head_due = Some(token),
         }
         self.last_head_due = Some(token);
@@ -179,7 +198,7 @@ impl<T> ConnectionTable<T> {
     /// The head in progress that is due first: its token, and when it is due.
     pub fn first_head_due(&self) -> Option<(Token, Instant)> {
         let token = self.first_head_due?;
-        Some((token, self.slots[token].head_due?))
+        Some((token, self.slots[token as usize].head_due?))
     }
     // ANCHOR_END: head_due
 
@@ -189,49 +208,52 @@ impl<T> ConnectionTable<T> {
         let mut next = self.oldest;
         while let Some(token) = next {
             tokens.push(token);
-            next = self.slots[token].newer;
+            next = self.slots[token as usize].newer;
         }
         tokens
     }
 
     fn push_newest(&mut self, token: Token) {
-        self.slots[token].older = self.newest;
-        self.slots[token].newer = None;
+        self.slots[token as usize].older = self.newest;
+        self.slots[token as usize].newer = None;
         match self.newest {
-            Some(previous) => self.slots[previous].newer = Some(token),
+            Some(previous) => self.slots[previous as usize].newer = Some(token),
             None => self.oldest = Some(token),
         }
         self.newest = Some(token);
     }
 
     fn unlink(&mut self, token: Token) {
-        let (older, newer) = (self.slots[token].older, self.slots[token].newer);
+        let (older, newer) = (
+            self.slots[token as usize].older,
+            self.slots[token as usize].newer,
+        );
         match older {
-            Some(older) => self.slots[older].newer = newer,
+            Some(older) => self.slots[older as usize].newer = newer,
             None => self.oldest = newer,
         }
         match newer {
-            Some(newer) => self.slots[newer].older = older,
+            Some(newer) => self.slots[newer as usize].older = older,
             None => self.newest = older,
         }
-        self.slots[token].older = None;
-        self.slots[token].newer = None;
+        self.slots[token as usize].older = None;
+        self.slots[token as usize].newer = None;
     }
 
     /// Takes a slot out of the list of heads in progress, if it is in it.
     fn unlink_head(&mut self, token: Token) {
-        let slot = &mut self.slots[token];
+        let slot = &mut self.slots[token as usize];
         if slot.head_due.take().is_none() {
             return;
         }
         let before = slot.head_due_before.take();
         let after = slot.head_due_after.take();
         match before {
-            Some(before) => self.slots[before].head_due_after = after,
+            Some(before) => self.slots[before as usize].head_due_after = after,
             None => self.first_head_due = after,
         }
         match after {
-            Some(after) => self.slots[after].head_due_before = before,
+            Some(after) => self.slots[after as usize].head_due_before = before,
             None => self.last_head_due = before,
         }
     }

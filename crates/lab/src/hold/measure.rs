@@ -25,8 +25,10 @@ pub struct Measured {
     probe_failures: usize,
 }
 
-/// In this order, so that no step disturbs the one it measures: the server's
-/// memory; the connections opened; a pause to settle; its memory and threads
+/// In this order, so that no step disturbs the one it measures: one request,
+/// so that the memory before counts what serving touches once (its first pages
+/// of program text, the buffers it makes once) and the difference after is
+/// what the connections cost; the server's memory; the connections opened; a pause to settle; its memory and threads
 /// again; its CPU over `--seconds` with only the idle connections there; then
 /// `--probes` fresh requests one after another; and how many connections the
 /// server still keeps. Memory is the process tree's proportional share (PSS),
@@ -34,6 +36,7 @@ pub struct Measured {
 pub fn measure(options: &Options) -> Result<Measured, String> {
     let mut server = options.pid.map(Server::start_watching).transpose()?;
     let memory = || options.pid.and_then(|pid| tree_memory_bytes(pid).ok());
+    let _ = fresh_request(options);
     let memory_before = memory();
     let held = open_idle_connections(options)?;
     thread::sleep(SETTLE);

@@ -133,6 +133,25 @@ enum State {
     Closed,
 }
 
+// ANCHOR: respond
+/// What makes the response to a complete, well-formed request. Every stage
+/// answers with stage 2's `respond`, which opens the file anew for each request
+/// ([`OpenEachTime`]); a loop may bring its own, which keeps what it learns
+/// from one request to the next (chapter 8's open-file cache exercise).
+pub trait Respond {
+    fn respond(&mut self, request: &Request, root: &Path) -> Response;
+}
+
+/// Stage 2's answer: the file is found and opened for every request.
+pub struct OpenEachTime;
+
+impl Respond for OpenEachTime {
+    fn respond(&mut self, request: &Request, root: &Path) -> Response {
+        respond(request, root)
+    }
+}
+// ANCHOR_END: respond
+
 /// What [`Connection::advance`] stopped for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Waiting {
@@ -253,11 +272,25 @@ impl Connection {
     /// that promise (it asks again next round anyway); chapter 8's
     /// edge-triggered loop is built on it.
     pub fn advance(&mut self, root: &Path, log: &AccessLog, now: Instant) -> Waiting {
+        self.advance_answering(&mut OpenEachTime, root, log, now)
+    }
+
+    /// [`Connection::advance`], with `answers` making the response to each
+    /// complete request instead of stage 2's `respond`.
+    pub fn advance_answering(
+        &mut self,
+        answers: &mut dyn Respond,
+        root: &Path,
+        log: &AccessLog,
+        now: Instant,
+    ) -> Waiting {
         for _ in 0..STEPS_PER_TURN {
             let step = match mem::replace(&mut self.state, State::Closed) {
-                State::ReadingHead => self.read_head(root, now),
+                State::ReadingHead => self.read_head(answers, root, now),
                 State::SendingInterim(interim) => self.send_interim(interim, now),
-                State::SkippingBody { left, request } => self.skip_body(left, request, root, now),
+                State::SkippingBody { left, request } => {
+                    self.skip_body(left, request, answers, root, now)
+                }
                 State::Sending { outgoing, exchange } => self.send(outgoing, exchange, log, now),
                 State::Lingering => self.linger(),
                 State::Closed => Step::Stop(State::Closed, Waiting::Closed),
@@ -278,7 +311,7 @@ impl Connection {
 
     // ANCHOR: read_head
     /// Looks for a whole head in what has arrived, and reads more if there is none.
-    fn read_head(&mut self, root: &Path, now: Instant) -> Step {
+    fn read_head(&mut self, answers: &mut dyn Respond, root: &Path, now: Instant) -> Step {
         // RFC 9112 asks servers to ignore empty lines before a request line; some
         // clients send one after a body.
         let blank = self
@@ -296,7 +329,7 @@ impl Connection {
             }
             let parsed = parse_request_head(&self.input[..head_end]);
             self.input.drain(..head_end);
-            return Step::Go(self.start_request(parsed, root));
+            return Step::Go(self.start_request(parsed, answers, root));
         }
         if self.input.len() > HEAD_LIMIT {
             self.head_started = None;
@@ -347,13 +380,18 @@ impl Connection {
     // ANCHOR: start_request
     /// Decides what a complete head leads to: a body to skip, an answer, or a
     /// refusal that closes the connection.
-    fn start_request(&mut self, parsed: Result<Request, RequestError>, root: &Path) -> State {
+    fn start_request(
+        &mut self,
+        parsed: Result<Request, RequestError>,
+        answers: &mut dyn Respond,
+        root: &Path,
+    ) -> State {
         let request = match parsed {
             Ok(request) => Box::new(request),
             Err(error) => return self.refuse(None, response_to_bad_request(&error, root)),
         };
         match request.body_length() {
-            Ok(BodyLength::None) => self.answer(request, root),
+            Ok(BodyLength::None) => self.answer(request, answers, root),
             Ok(BodyLength::Fixed(length)) if length <= BODY_LIMIT => {
                 // Only a body we will read may be invited; a client may wait
                 // for the invitation before it sends (`Expect: 100-continue`).
@@ -388,8 +426,8 @@ impl Connection {
     }
 
     /// The answer to a complete request: kept alive if the client wants it.
-    fn answer(&mut self, request: Box<Request>, root: &Path) -> State {
-        let mut response = respond(&request, root);
+    fn answer(&mut self, request: Box<Request>, answers: &mut dyn Respond, root: &Path) -> State {
+        let mut response = answers.respond(&request, root);
         self.answered = self.answered.saturating_add(1);
         // The policy is asked only when the connection could stay open.
         let keep_alive = request.wants_keep_alive()
@@ -455,13 +493,20 @@ impl Connection {
     }
 
     /// Throws away what has arrived of a body, reads more if needed, then answers.
-    fn skip_body(&mut self, left: u64, request: Box<Request>, root: &Path, now: Instant) -> Step {
+    fn skip_body(
+        &mut self,
+        left: u64,
+        request: Box<Request>,
+        answers: &mut dyn Respond,
+        root: &Path,
+        now: Instant,
+    ) -> Step {
         let from_input =
             usize::try_from(left).map_or(self.input.len(), |left| left.min(self.input.len()));
         self.input.drain(..from_input);
         let left = left - from_input as u64;
         if left == 0 {
-            return Step::Go(self.answer(request, root));
+            return Step::Go(self.answer(request, answers, root));
         }
         if self.input_ended {
             return Step::Stop(State::Closed, Waiting::Closed);

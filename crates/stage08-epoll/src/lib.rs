@@ -50,7 +50,9 @@ use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use stage06_nonblocking::accept::accept_waiting;
-use stage07_keep_alive::connection::{Connection, DEFAULT_HEAD_TIMEOUT, Waiting};
+use stage07_keep_alive::connection::{
+    Connection, DEFAULT_HEAD_TIMEOUT, OpenEachTime, Respond, Waiting,
+};
 use stage07_keep_alive::{idle_timeout, timeout_options};
 
 use admission::{Admission, AdmitEveryone, refuse};
@@ -107,6 +109,8 @@ pub struct Server {
     /// Who may open a connection: everyone, unless [`Server::with_admission`].
     /// `Send`, like the rest, so a server can be moved to a thread of its own.
     admission: Box<dyn Admission + Send>,
+    /// What answers a request: stage 2's `respond`, unless [`Server::with_responder`].
+    answers: Box<dyn Respond + Send>,
 }
 // ANCHOR_END: server
 
@@ -182,6 +186,7 @@ impl Server {
             stopping: false,
             told_out_of_descriptors: false,
             admission: Box::new(AdmitEveryone),
+            answers: Box::new(OpenEachTime),
         })
     }
 
@@ -192,6 +197,13 @@ impl Server {
         self
     }
     // ANCHOR_END: setup
+
+    /// The same server, with `answers` making every response (chapter 8's
+    /// open-file cache exercise brings one that keeps files open).
+    pub fn with_responder(mut self, answers: impl Respond + Send + 'static) -> Server {
+        self.answers = Box::new(answers);
+        self
+    }
 
     /// The same server, asking `admission` who may open a connection.
     pub fn with_admission(mut self, admission: impl Admission + Send + 'static) -> Server {
@@ -395,7 +407,11 @@ impl Server {
             return;
         };
         let active_before = entry.connection.last_activity();
-        let wanted = match entry.connection.advance(&self.root, &self.log, now) {
+        let waiting =
+            entry
+                .connection
+                .advance_answering(&mut *self.answers, &self.root, &self.log, now);
+        let wanted = match waiting {
             Waiting::ForInput => EpollFlags::EPOLLIN,
             // Write interest only now, while output is pending. A socket is
             // writable whenever its send buffer has room, which is nearly
@@ -616,8 +632,19 @@ impl Setup {
 /// for stage 8 itself).
 pub fn serve(
     name: &'static str,
+    arguments: Arguments,
+    admission: impl Admission + Send + 'static,
+) {
+    serve_answering(name, arguments, admission, OpenEachTime);
+}
+
+/// [`serve`], with `answers` making every response instead of stage 2's
+/// `respond` (the open-file cache exercise of chapter 8 brings its own).
+pub fn serve_answering(
+    name: &'static str,
     mut arguments: Arguments,
     admission: impl Admission + Send + 'static,
+    answers: impl Respond + Send + 'static,
 ) {
     // First, before any other thread exists: the stop signals wait to be read.
     let blocked = StopSignals::block_or_exit(name);
@@ -625,7 +652,7 @@ pub fn serve(
     let listener = listen_or_exit(name, &mut arguments.server);
     let server = StopSource::signals(&blocked).and_then(|stop| setup.server(listener, stop));
     let mut server = match server {
-        Ok(server) => server.with_admission(admission),
+        Ok(server) => server.with_admission(admission).with_responder(answers),
         Err(error) => exit_with_startup_error(name, &format!("cannot set up epoll: {error}")),
     };
     if let Err(error) = server.run() {

@@ -789,6 +789,21 @@ mod tests {
     }
 
     #[test]
+    fn a_connection_waiting_between_requests_holds_no_buffer() {
+        let root = root("no-buffer");
+        let (mut client, mut connection) = pair();
+        client
+            .write_all(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(run_until_idle(&mut connection, &root), Waiting::ForInput);
+        assert!(read_available(&mut client).ends_with("AAA"));
+        assert_eq!(connection.input.capacity(), 0);
+        assert!(matches!(connection.state, State::ReadingHead));
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
     fn stopping_closes_an_idle_connection_at_once() {
         let root = root("stop");
         let (_client, mut connection) = pair();

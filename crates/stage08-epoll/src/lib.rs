@@ -660,3 +660,19 @@ pub fn serve_answering(
         process::exit(1);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An idle connection is its slot in the table and nothing on the heap
+    /// (its input buffer is given back while it waits), so the slot's size is
+    /// what ten thousand idle connections cost, ten thousand times. Boxing what
+    /// only a request in progress needs, 32-bit tokens and one copy of the
+    /// peer's address keep it at 232 bytes on 64-bit Linux; before, 472.
+    #[test]
+    fn an_idle_connection_takes_at_most_240_bytes_of_table() {
+        let slot = ConnectionTable::<Entry>::slot_size();
+        assert!(slot <= 240, "a slot of the table takes {slot} bytes");
+    }
+}

@@ -96,6 +96,11 @@ impl<T> ConnectionTable<T> {
         }
     }
 
+    /// The bytes one slot takes in the table, whatever it holds.
+    pub const fn slot_size() -> usize {
+        std::mem::size_of::<Slot<T>>()
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }

@@ -65,6 +65,7 @@ pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// How many bytes one `read` asks for.
 const READ_CHUNK: usize = 16 * 1024;
 
+// ANCHOR: read_buffer
 thread_local! {
     /// Where every connection of this thread reads into before keeping what
     /// came in its own `input`. Safe Rust reads only into initialised memory,
@@ -73,6 +74,7 @@ thread_local! {
     /// connection holds 16 KiB while it waits: `input` keeps only what came.
     static READ_BUFFER: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
 }
+// ANCHOR_END: read_buffer
 
 /// How many steps (a read, a write, a parsed head) one call to
 /// [`Connection::advance`] may take before it lets other connections have a turn:
@@ -356,6 +358,7 @@ impl Connection {
         }
     }
 
+    // ANCHOR: release_empty_input
     /// Gives `input`'s memory back while nothing is in it: a kept-alive
     /// connection spends most of its life waiting between requests, and a server
     /// holds thousands of them. The next request's bytes allocate it again.
@@ -364,6 +367,7 @@ impl Connection {
             self.input = Vec::new();
         }
     }
+    // ANCHOR_END: release_empty_input
 
     /// Starts the head's clock at its first byte, and says whether the head's
     /// deadline has passed without a whole head. Checked before reading more:

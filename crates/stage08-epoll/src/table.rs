@@ -79,6 +79,7 @@ impl<T> ConnectionTable<T> {
         }
     }
 
+    // ANCHOR: with_capacity
     /// An empty table with room for `capacity` values, reserved at once.
     ///
     /// A `Vec` that outgrows its room moves to a block twice the size, and the
@@ -95,6 +96,7 @@ impl<T> ConnectionTable<T> {
             ..ConnectionTable::new()
         }
     }
+    // ANCHOR_END: with_capacity
 
     /// The bytes one slot takes in the table, whatever it holds.
     pub const fn slot_size() -> usize {

@@ -630,11 +630,7 @@ impl Setup {
 /// Stage 8's server as its `main` runs it, from the parsed command line to the
 /// stop, with `admission` deciding who may open a connection ([`AdmitEveryone`]
 /// for stage 8 itself).
-pub fn serve(
-    name: &'static str,
-    arguments: Arguments,
-    admission: impl Admission + Send + 'static,
-) {
+pub fn serve(name: &'static str, arguments: Arguments, admission: impl Admission + Send + 'static) {
     serve_answering(name, arguments, admission, OpenEachTime);
 }
 

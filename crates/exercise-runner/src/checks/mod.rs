@@ -13,6 +13,7 @@ mod ch05;
 mod ch06;
 mod ch07;
 mod ch08;
+mod open_files;
 mod per_client;
 mod support;
 
@@ -27,6 +28,7 @@ pub fn all() -> Vec<Check> {
         ch06::checks(),
         ch07::checks(),
         ch08::checks(),
+        open_files::checks(),
     ]
     .concat()
 }

@@ -75,7 +75,7 @@ mod tests {
     #[test]
     fn info_toml_parses_and_names_each_exercise_once() {
         let exercises = all().unwrap();
-        assert_eq!(exercises.len(), 15);
+        assert_eq!(exercises.len(), 16);
         let mut seen = HashSet::new();
         for exercise in exercises {
             assert!(seen.insert(&exercise.name), "{} twice", exercise.name);

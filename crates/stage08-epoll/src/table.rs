@@ -82,13 +82,12 @@ impl<T> ConnectionTable<T> {
     // ANCHOR: with_capacity
     /// An empty table with room for `capacity` values, reserved at once.
     ///
-    /// A `Vec` that outgrows its room moves to a block twice the size, and the
-    /// allocator keeps the old block, which was written to, for later: grown
-    /// one connection at a time to 10,000, a table would hold about twice the
-    /// memory its slots need. Reserving the most it will ever hold costs far
-    /// less than it seems: a large block is fresh memory from the kernel, which
-    /// gives a page only when it is first written, so the slots never used
-    /// cost address space, not memory.
+    /// A `Vec` that outgrows its room moves to a block twice the size, copying
+    /// every slot, and the block it leaves was written to: the allocator may
+    /// keep it, in memory, for later. Reserving the most the table will ever
+    /// hold avoids the moves, and costs far less than it seems: a large block
+    /// is fresh memory from the kernel, which gives a page only when it is
+    /// first written, so the slots never used cost address space, not memory.
     pub fn with_capacity(capacity: usize) -> ConnectionTable<T> {
         ConnectionTable {
             slots: Vec::with_capacity(capacity),

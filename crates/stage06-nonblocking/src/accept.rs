@@ -15,7 +15,23 @@
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 
+use common::cli::{ServerOptions, exit_with_startup_error, listen_or_exit};
 use stage01_fixed_page::accept::is_exhaustion;
+
+// ANCHOR: listen_non_blocking
+/// The listening socket `--addr` names, made non-blocking: `accept` then
+/// returns `WouldBlock` when nobody waits, instead of stopping the whole loop
+/// until a client comes. A socket from `accept` does not inherit the flag; each
+/// connection sets its own. A start-up error ends the program with one line.
+pub fn listen_non_blocking_or_exit(name: &str, options: &mut ServerOptions) -> TcpListener {
+    let listener = listen_or_exit(name, options);
+    if let Err(error) = listener.set_nonblocking(true) {
+        let message = format!("cannot make the listener non-blocking: {error}");
+        exit_with_startup_error(name, &message);
+    }
+    listener
+}
+// ANCHOR_END: listen_non_blocking
 
 // ANCHOR: accept_failure
 /// What a failed non-blocking `accept` tells the loop to do.

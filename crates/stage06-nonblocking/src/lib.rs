@@ -34,10 +34,10 @@ use std::thread;
 use std::time::Duration;
 
 use common::access_log::AccessLog;
-use common::cli::{Arguments, Cli, exit_with_startup_error, listen_or_exit};
+use common::cli::{Arguments, Cli};
 use common::shutdown::{StopFlag, StopSignals, stop_flag_on_signal};
 
-use accept::accept_waiting;
+use accept::{accept_waiting, listen_non_blocking_or_exit};
 use connection::{Connection, Extensions};
 
 /// The crate's name, which its messages start with.
@@ -126,14 +126,7 @@ pub fn serve(name: &'static str, mut arguments: Arguments, extensions: Extension
     // First, before any other thread exists: Ctrl-C and SIGTERM raise `stop`.
     let blocked = StopSignals::block_or_exit(name);
     let stop = stop_flag_on_signal(name, &blocked);
-    let listener = listen_or_exit(name, &mut arguments.server);
-    // `accept` on a non-blocking listener returns `WouldBlock` when nobody waits.
-    if let Err(error) = listener.set_nonblocking(true) {
-        exit_with_startup_error(
-            name,
-            &format!("cannot make the listener non-blocking: {error}"),
-        );
-    }
+    let listener = listen_non_blocking_or_exit(name, &mut arguments.server);
     // Queued and written without waiting: a stdout nobody reads must not stop the loop.
     let log = AccessLog::non_blocking(arguments.server.quiet);
     let root = arguments.server.root.clone();

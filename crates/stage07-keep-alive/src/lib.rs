@@ -31,9 +31,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::access_log::AccessLog;
-use common::cli::{Arguments, Cli, exit_with_startup_error, listen_or_exit};
+use common::cli::{Arguments, Cli, exit_with_startup_error};
 use common::shutdown::{StopFlag, StopSignals, stop_flag_on_signal};
-use stage06_nonblocking::accept::accept_waiting;
+use stage06_nonblocking::accept::{accept_waiting, listen_non_blocking_or_exit};
 
 use connection::{Connection, DEFAULT_HEAD_TIMEOUT, Waiting};
 use policy::KeepAlivePolicy;
@@ -170,13 +170,7 @@ pub fn serve(name: &'static str, mut arguments: Arguments, policy: Arc<dyn KeepA
     // First, before any other thread exists: Ctrl-C and SIGTERM raise `stop`.
     let blocked = StopSignals::block_or_exit(name);
     let stop = stop_flag_on_signal(name, &blocked);
-    let listener = listen_or_exit(name, &mut arguments.server);
-    if let Err(error) = listener.set_nonblocking(true) {
-        exit_with_startup_error(
-            name,
-            &format!("cannot make the listener non-blocking: {error}"),
-        );
-    }
+    let listener = listen_non_blocking_or_exit(name, &mut arguments.server);
     let settings = Settings {
         root: arguments.server.root.clone(),
         // Queued and written without waiting: a stdout nobody reads must not stop the loop.

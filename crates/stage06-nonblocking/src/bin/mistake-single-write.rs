@@ -17,11 +17,12 @@ use std::path::Path;
 use std::thread;
 use std::time::Duration;
 
-use common::cli::{Cli, exit_with_startup_error, listen_or_exit};
+use common::cli::Cli;
 use stage01_fixed_page::head::{HEAD_LIMIT, find_head_end};
 use stage02_file_lookup::request::parse_request_head;
 use stage02_file_lookup::response::{Body, Response};
 use stage02_file_lookup::site::{respond, response_to_bad_request};
+use stage06_nonblocking::accept::listen_non_blocking_or_exit;
 
 const NAME: &str = "mistake-single-write";
 
@@ -29,10 +30,7 @@ fn main() {
     let mut arguments = Cli::new(NAME, 7806, "stage 6 with the single-write mistake")
         .mistake_of("stage06-nonblocking")
         .parse();
-    let listener = listen_or_exit(NAME, &mut arguments.server);
-    if let Err(error) = listener.set_nonblocking(true) {
-        exit_with_startup_error(NAME, &error.to_string());
-    }
+    let listener = listen_non_blocking_or_exit(NAME, &mut arguments.server);
     let root = arguments.server.root;
     let mut clients: Vec<(TcpStream, Vec<u8>)> = Vec::new();
     loop {

@@ -13,8 +13,10 @@
 //! opening, reading and closing a file) is what the stage's share of this
 //! figure leaves out.
 
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use checker::http_date::format_http_date;
@@ -41,26 +43,35 @@ struct CannedResponse {
     body: Vec<u8>,
     bytes: Vec<u8>,
     built_for_second: u64,
+    /// With `--read-each-time`, the file the page is read from for every
+    /// request.
+    read_each_time: Option<PathBuf>,
 }
 
 impl CannedResponse {
-    fn new(body: Vec<u8>) -> CannedResponse {
+    fn new(body: Vec<u8>, read_each_time: Option<PathBuf>) -> CannedResponse {
         let mut response = CannedResponse {
             body,
             bytes: Vec::new(),
             built_for_second: 0,
+            read_each_time,
         };
         response.rebuild(SystemTime::now());
         response
     }
 
     /// The response as it should be sent now.
-    fn current(&mut self) -> &[u8] {
+    fn current(&mut self) -> io::Result<&[u8]> {
+        if let Some(path) = &self.read_each_time {
+            read_page(path, &mut self.body)?;
+            self.rebuild(SystemTime::now());
+            return Ok(&self.bytes);
+        }
         let now = SystemTime::now();
         if seconds_since_epoch(now) != self.built_for_second {
             self.rebuild(now);
         }
-        &self.bytes
+        Ok(&self.bytes)
     }
 
     fn rebuild(&mut self, now: SystemTime) {
@@ -77,6 +88,18 @@ impl CannedResponse {
     }
 }
 // ANCHOR_END: response
+
+// ANCHOR: read_page
+/// The file work a file server without a cache does for every request, and
+/// nothing more: open, learn the length, one read of that many bytes, close
+/// (when `file` is dropped). Four system calls, as stage 8 makes.
+fn read_page(path: &Path, body: &mut Vec<u8>) -> io::Result<()> {
+    let mut file = File::open(path)?;
+    let length = file.metadata()?.len() as usize;
+    body.resize(length, 0);
+    file.read_exact(body)
+}
+// ANCHOR_END: read_page
 
 fn seconds_since_epoch(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
@@ -99,12 +122,17 @@ enum Outcome {
 }
 
 /// Serves `page` to every request head that arrives on `listener`, until the
-/// process is stopped (the default action of SIGINT and SIGTERM).
-pub fn serve(listener: TcpListener, page: Vec<u8>) -> io::Result<()> {
+/// process is stopped (the default action of SIGINT and SIGTERM); with
+/// `read_each_time`, the page as read from that file for each request.
+pub fn serve(
+    listener: TcpListener,
+    page: Vec<u8>,
+    read_each_time: Option<PathBuf>,
+) -> io::Result<()> {
     listener.set_nonblocking(true)?;
     let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
     epoll.add(&listener, EpollEvent::new(EpollFlags::EPOLLIN, LISTENER))?;
-    let mut response = CannedResponse::new(page);
+    let mut response = CannedResponse::new(page, read_each_time);
     let mut clients = Clients::default();
     let mut events = vec![EpollEvent::empty(); EVENTS_PER_WAIT];
     loop {
@@ -178,7 +206,7 @@ fn receive_and_answer(client: &mut Client, response: &mut CannedResponse) -> io:
     let mut answered_up_to = 0;
     while let Some(at) = find(&client.received[answered_up_to..], END_OF_HEAD) {
         answered_up_to += at + END_OF_HEAD.len();
-        client.unsent.extend_from_slice(response.current());
+        client.unsent.extend_from_slice(response.current()?);
     }
     client.received.drain(..answered_up_to);
     if client.received.len() > LONGEST_HEAD {
@@ -266,10 +294,19 @@ impl Clients {
 
 /// Binds `addr` and prints the line the stages print, so the lab starts this
 /// as it starts them.
-pub fn bind_and_announce(addr: SocketAddr, page_path: &str) -> io::Result<TcpListener> {
+pub fn bind_and_announce(
+    addr: SocketAddr,
+    page_path: &str,
+    read_each_time: bool,
+) -> io::Result<TcpListener> {
     let listener = TcpListener::bind(addr)?;
     let bound = listener.local_addr()?;
-    println!("listening on http://{bound}/ (ceiling: {page_path} from memory, for every request)");
+    let from = if read_each_time {
+        "read from its file"
+    } else {
+        "from memory"
+    };
+    println!("listening on http://{bound}/ (ceiling: {page_path} {from}, for every request)");
     io::stdout().flush()?;
     Ok(listener)
 }
@@ -282,7 +319,7 @@ mod tests {
     fn start_ceiling() -> SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
         let addr = listener.local_addr().expect("the bound address");
-        std::thread::spawn(move || serve(listener, b"<p>hello</p>".to_vec()));
+        std::thread::spawn(move || serve(listener, b"<p>hello</p>".to_vec(), None));
         addr
     }
 
@@ -299,7 +336,9 @@ mod tests {
         stream
             .set_read_timeout(Some(Duration::from_secs(5)))
             .expect("a read timeout");
-        let one = CannedResponse::new(b"<p>hello</p>".to_vec()).bytes.len();
+        let one = CannedResponse::new(b"<p>hello</p>".to_vec(), None)
+            .bytes
+            .len();
         // Two pipelined heads, the second split across writes.
         stream
             .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /other HTTP/1.1\r\n")
@@ -309,6 +348,36 @@ mod tests {
         assert_eq!(text.matches("HTTP/1.1 200 OK\r\n").count(), 2);
         assert_eq!(text.matches("Content-Length: 12\r\n").count(), 2);
         assert!(text.contains("Date: ") && text.ends_with("<p>hello</p>"));
+    }
+
+    #[test]
+    fn read_each_time_sends_the_file_as_it_is_now() {
+        let folder = std::env::temp_dir().join(format!("canned-{}", std::process::id()));
+        std::fs::create_dir_all(&folder).expect("a scratch folder");
+        let page = folder.join("page.html");
+        std::fs::write(&page, "<p>old</p>").expect("write the page");
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+        let addr = listener.local_addr().expect("the bound address");
+        let reread = Some(page.clone());
+        std::thread::spawn(move || serve(listener, b"<p>old</p>".to_vec(), reread));
+        let mut stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("a read timeout");
+        let one = CannedResponse::new(b"<p>old</p>".to_vec(), None)
+            .bytes
+            .len();
+        stream.write_all(b"GET / HTTP/1.1\r\n\r\n").expect("send");
+        let first = String::from_utf8(read_exactly(&mut stream, one)).expect("text");
+        std::fs::write(&page, "<p>newer</p>").expect("rewrite the page");
+        stream.write_all(b"GET / HTTP/1.1\r\n\r\n").expect("send");
+        let second = String::from_utf8(read_exactly(&mut stream, one + 2)).expect("text");
+        let _ = std::fs::remove_dir_all(&folder);
+        assert!(first.ends_with("<p>old</p>"), "{first}");
+        assert!(
+            second.contains("Content-Length: 12\r\n") && second.ends_with("<p>newer</p>"),
+            "{second}"
+        );
     }
 
     #[test]

@@ -34,11 +34,13 @@ Usage:
       many the server still keeps open, how long a fresh request took, and,
       with --pid, the server's CPU, threads and memory. With --json, one
       measurement as one JSON line instead. `lab hold --help` says more.
-  lab canned [--addr 127.0.0.1:0] [--page html/index.html]
+  lab canned [--addr 127.0.0.1:0] [--page html/index.html] [--read-each-time]
       The ceiling: one thread, level-triggered epoll, and every request head
       answered with the same page from memory. It reads nothing of the request
       but its end, so it is no web server: a stage's share of its requests per
-      second is what the stage's own work leaves.
+      second is what the stage's own work leaves. With --read-each-time, the
+      page is opened, measured, read and closed for every request: the ceiling
+      of a server that keeps no file open.
   lab send --addr HOST:PORT --requests N [--new-connection-each] [--path /index.html]
       Sends N requests one after another, on one kept-alive connection, or on
       a new connection each (for servers that close after every response).
@@ -80,9 +82,11 @@ fn run(arguments: &[String]) -> Result<(), String> {
             let addr = resolve(value("--addr").unwrap_or("127.0.0.1:0"))?;
             let page_path = value("--page").unwrap_or("html/index.html");
             let page = std::fs::read(page_path).map_err(|error| format!("{page_path}: {error}"))?;
-            let listener = canned::bind_and_announce(addr, page_path)
+            let read_each_time = rest.iter().any(|argument| argument == "--read-each-time");
+            let listener = canned::bind_and_announce(addr, page_path, read_each_time)
                 .map_err(|error| format!("{addr}: {error}"))?;
-            canned::serve(listener, page).map_err(|error| format!("serving: {error}"))
+            let reread = read_each_time.then(|| page_path.into());
+            canned::serve(listener, page, reread).map_err(|error| format!("serving: {error}"))
         }
         "send" => {
             let addr = resolve(value("--addr").ok_or("send needs --addr HOST:PORT")?)?;

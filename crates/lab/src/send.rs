@@ -82,7 +82,7 @@ mod tests {
     fn sends_every_request_on_one_kept_alive_connection() {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
         let addr = listener.local_addr().expect("the bound address");
-        std::thread::spawn(move || crate::canned::serve(listener, b"page".to_vec()));
+        std::thread::spawn(move || crate::canned::serve(listener, b"page".to_vec(), None));
         let (answered, _) =
             send(addr, "/", 50, Connections::KeptAlive).expect("every request answered");
         assert_eq!(answered, 50);

@@ -121,15 +121,17 @@ fn parse_request_line(line: &[u8]) -> Result<(String, String, Version), RequestE
     let parts = REQUEST_LINE.captures(line).ok_or(RequestError::Malformed(
         "the request line is not `METHOD /path HTTP/1.x`",
     ))?;
-    // The pattern only matches ASCII, so these conversions cannot lose anything.
-    let text = |name| String::from_utf8_lossy(&parts[name]).into_owned();
-    let version = match (&parts["major"], &parts["minor"]) {
+    // The groups in the order the pattern names them.
+    let (_, [method, target, major, minor]) = parts.extract();
+    let version = match (major, minor) {
         (b"1", b"0") => Version::Http10,
         // RFC 9110: a 1.x we do not know is answered as the highest 1.x we do.
         (b"1", _) => Version::Http11,
         _ => return Err(RequestError::UnsupportedVersion),
     };
-    Ok((text("method"), text("target"), version))
+    // The pattern only matches ASCII, so these conversions cannot lose anything.
+    let text = |bytes| String::from_utf8_lossy(bytes).into_owned();
+    Ok((text(method), text(target), version))
 }
 // ANCHOR_END: parse_request_head
 

@@ -107,6 +107,11 @@ pub struct Connection {
     policy: Option<Arc<dyn KeepAlivePolicy>>,
     /// Requests answered on this connection so far, for the policy.
     answered: u32,
+    /// The loop hears about waiting input for as long as it waits
+    /// ([`Connection::with_one_read_per_turn`]).
+    one_read_per_turn: bool,
+    /// A read was made in this call to `advance`.
+    read_this_turn: bool,
 }
 
 /// Where a connection is between two requests, or inside one.
@@ -218,8 +223,23 @@ impl Connection {
             stopping: false,
             policy: None,
             answered: 0,
+            one_read_per_turn: false,
+            read_this_turn: false,
         })
     }
+
+    // ANCHOR: one_read_per_turn
+    /// The same connection, for a loop that is told about input for as long as
+    /// it waits unread (level-triggered epoll): after one read in a turn,
+    /// [`Connection::advance`] stops for input rather than read again only to
+    /// hear `WouldBlock`, a system call per request that finds nothing. If more
+    /// was there, the loop is told again at once. An edge-triggered loop is told
+    /// once, so it must not use this: what it leaves unread it never hears of.
+    pub fn with_one_read_per_turn(mut self) -> Connection {
+        self.one_read_per_turn = true;
+        self
+    }
+    // ANCHOR_END: one_read_per_turn
 
     /// The same connection, with `timeout` for each request head to arrive
     /// whole instead of [`DEFAULT_HEAD_TIMEOUT`].
@@ -268,7 +288,8 @@ impl Connection {
     /// Does everything that can be done now without waiting, and says what the
     /// connection waits for next.
     ///
-    /// It returns [`Waiting::ForInput`] only after a read said `WouldBlock`, and
+    /// It returns [`Waiting::ForInput`] only after a read said `WouldBlock`
+    /// (or, [`Connection::with_one_read_per_turn`], after one read), and
     /// [`Waiting::ForOutput`] only after a write did: it never stops while the
     /// socket could still give or take bytes. The polling loop does not need
     /// that promise (it asks again next round anyway); chapter 8's
@@ -286,6 +307,7 @@ impl Connection {
         log: &AccessLog,
         now: Instant,
     ) -> Waiting {
+        self.read_this_turn = false;
         for _ in 0..STEPS_PER_TURN {
             let step = match mem::replace(&mut self.state, State::Closed) {
                 State::ReadingHead => self.read_head(answers, root, now),
@@ -347,6 +369,10 @@ impl Connection {
             // The client left (between requests, or half way through a head), or
             // we are stopping and nothing is in flight here.
             return Step::Stop(State::Closed, Waiting::Closed);
+        }
+        if self.one_read_per_turn && self.read_this_turn {
+            self.release_empty_input();
+            return Step::Stop(State::ReadingHead, Waiting::ForInput);
         }
         match self.receive(now) {
             Received::Bytes | Received::End => Step::Go(State::ReadingHead),
@@ -611,6 +637,7 @@ impl Connection {
     // ANCHOR: receive
     /// One read into `input`.
     fn receive(&mut self, now: Instant) -> Received {
+        self.read_this_turn = true;
         READ_BUFFER.with_borrow_mut(|chunk| {
             loop {
                 return match self.stream.read(chunk) {
@@ -814,6 +841,47 @@ mod tests {
         assert_eq!(run_until_idle(&mut connection, &root), Waiting::ForInput);
         connection.stop_after_current_response();
         assert_eq!(run_until_idle(&mut connection, &root), Waiting::Closed);
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    /// A request followed by the client's FIN: the read that drains the socket
+    /// after the answer finds the end at once, so only a connection that reads
+    /// once per turn is still open after the turn.
+    fn answer_then_end(
+        connection: &mut Connection,
+        client: &mut TcpStream,
+        root: &Path,
+    ) -> Waiting {
+        client
+            .write_all(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        client.shutdown(Shutdown::Write).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let waiting = run_until_idle(connection, root);
+        assert!(
+            read_available(client).ends_with("AAA"),
+            "the request was answered"
+        );
+        waiting
+    }
+
+    #[test]
+    fn one_read_per_turn_leaves_the_rest_for_the_next_turn() {
+        let root = root("one-read");
+        let (mut client, connection) = pair();
+        let mut connection = connection.with_one_read_per_turn();
+        assert_eq!(
+            answer_then_end(&mut connection, &mut client, &root),
+            Waiting::ForInput
+        );
+        // Level-triggered epoll reports the end as input: the next turn reads it.
+        assert_eq!(run_until_idle(&mut connection, &root), Waiting::Closed);
+
+        let (mut client, mut connection) = pair();
+        assert_eq!(
+            answer_then_end(&mut connection, &mut client, &root),
+            Waiting::Closed
+        );
         fs::remove_dir_all(root).unwrap();
     }
 }

@@ -190,6 +190,17 @@ impl Server {
         })
     }
 
+    /// Level-triggered, epoll reports a socket again for as long as input waits
+    /// in it, so one read per wake-up is enough; edge-triggered, a connection
+    /// must read until `WouldBlock`.
+    fn level_triggered_reads(&self, connection: Connection) -> Connection {
+        if self.trigger.contains(EpollFlags::EPOLLET) {
+            connection
+        } else {
+            connection.with_one_read_per_turn()
+        }
+    }
+
     /// The same server, giving each request head `timeout` to arrive whole
     /// instead of stage 7's [`DEFAULT_HEAD_TIMEOUT`].
     pub fn with_head_timeout(mut self, timeout: Duration) -> Server {
@@ -370,7 +381,9 @@ impl Server {
             return;
         }
         let connection = match Connection::new(stream, peer, now) {
-            Ok(connection) => connection.with_head_timeout(self.head_timeout),
+            Ok(connection) => {
+                self.level_triggered_reads(connection.with_head_timeout(self.head_timeout))
+            }
             Err(error) => {
                 eprintln!("{NAME}: cannot use a new connection: {error}");
                 self.admission.left(peer);

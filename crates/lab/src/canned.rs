@@ -16,12 +16,15 @@
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use checker::http_date::format_http_date;
 use nix::errno::Errno;
+use nix::fcntl::{OFlag, openat};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::stat::Mode;
 
 use crate::wire::find;
 
@@ -45,11 +48,35 @@ struct CannedResponse {
     built_for_second: u64,
     /// With `--read-each-time`, the file the page is read from for every
     /// request.
-    read_each_time: Option<PathBuf>,
+    read_each_time: Option<PageFile>,
+}
+
+/// The page's file, found as cheaply as a server can find one: its folder is
+/// opened once, and each request opens one name in it (stage 8 opens the
+/// path beneath its root folder the same way).
+struct PageFile {
+    folder: OwnedFd,
+    name: PathBuf,
+}
+
+impl PageFile {
+    fn new(path: &Path) -> io::Result<PageFile> {
+        let folder = path
+            .parent()
+            .filter(|folder| !folder.as_os_str().is_empty());
+        let folder = File::open(folder.unwrap_or(Path::new(".")))?;
+        let name = path
+            .file_name()
+            .ok_or_else(|| io::Error::other("the page has no file name"))?;
+        Ok(PageFile {
+            folder: folder.into(),
+            name: name.into(),
+        })
+    }
 }
 
 impl CannedResponse {
-    fn new(body: Vec<u8>, read_each_time: Option<PathBuf>) -> CannedResponse {
+    fn new(body: Vec<u8>, read_each_time: Option<PageFile>) -> CannedResponse {
         let mut response = CannedResponse {
             body,
             bytes: Vec::new(),
@@ -62,8 +89,8 @@ impl CannedResponse {
 
     /// The response as it should be sent now.
     fn current(&mut self) -> io::Result<&[u8]> {
-        if let Some(path) = &self.read_each_time {
-            read_page(path, &mut self.body)?;
+        if let Some(page) = &self.read_each_time {
+            read_page(page, &mut self.body)?;
             self.rebuild(SystemTime::now());
             return Ok(&self.bytes);
         }
@@ -93,8 +120,9 @@ impl CannedResponse {
 /// The file work a file server without a cache does for every request, and
 /// nothing more: open, learn the length, one read of that many bytes, close
 /// (when `file` is dropped). Four system calls, as stage 8 makes.
-fn read_page(path: &Path, body: &mut Vec<u8>) -> io::Result<()> {
-    let mut file = File::open(path)?;
+fn read_page(page: &PageFile, body: &mut Vec<u8>) -> io::Result<()> {
+    let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC;
+    let mut file = File::from(openat(&page.folder, &page.name, flags, Mode::empty())?);
     let length = file.metadata()?.len() as usize;
     body.resize(length, 0);
     file.read_exact(body)
@@ -127,8 +155,9 @@ enum Outcome {
 pub fn serve(
     listener: TcpListener,
     page: Vec<u8>,
-    read_each_time: Option<PathBuf>,
+    read_each_time: Option<&Path>,
 ) -> io::Result<()> {
+    let read_each_time = read_each_time.map(PageFile::new).transpose()?;
     listener.set_nonblocking(true)?;
     let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
     epoll.add(&listener, EpollEvent::new(EpollFlags::EPOLLIN, LISTENER))?;
@@ -358,8 +387,8 @@ mod tests {
         std::fs::write(&page, "<p>old</p>").expect("write the page");
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
         let addr = listener.local_addr().expect("the bound address");
-        let reread = Some(page.clone());
-        std::thread::spawn(move || serve(listener, b"<p>old</p>".to_vec(), reread));
+        let reread = page.clone();
+        std::thread::spawn(move || serve(listener, b"<p>old</p>".to_vec(), Some(&reread)));
         let mut stream = TcpStream::connect(addr).expect("connect");
         stream
             .set_read_timeout(Some(Duration::from_secs(5)))

@@ -85,7 +85,7 @@ fn run(arguments: &[String]) -> Result<(), String> {
             let read_each_time = rest.iter().any(|argument| argument == "--read-each-time");
             let listener = canned::bind_and_announce(addr, page_path, read_each_time)
                 .map_err(|error| format!("{addr}: {error}"))?;
-            let reread = read_each_time.then(|| page_path.into());
+            let reread = read_each_time.then_some(std::path::Path::new(page_path));
             canned::serve(listener, page, reread).map_err(|error| format!("serving: {error}"))
         }
         "send" => {

@@ -46,11 +46,11 @@ fn main() -> ExitCode {
     let command = arguments.first().map_or("help", String::as_str);
     let id = arguments.get(1).filter(|text| !text.starts_with("--"));
     let flag = |name: &str| arguments.iter().any(|argument| argument == name);
-    let exercise = || match id {
-        Some(id) => find(id),
-        None => {
-            Err(format!("`{command}` needs an exercise ID; `scripts/exercise list` shows them"))
-        }
+    let exercise = || {
+        let id = id.ok_or(format!(
+            "`{command}` needs an exercise ID; `scripts/exercise list` shows them"
+        ))?;
+        find(id)
     };
     if matches!(command, "help" | "--help" | "-h") {
         print!("{USAGE}");
@@ -64,8 +64,7 @@ fn main() -> ExitCode {
             exercise().and_then(|exercise| check(exercise).then_some(()).ok_or_else(String::new))
         }
         "hint" => exercise().and_then(|exercise| hint(exercise, flag("--all"))),
-        "watch" if id.is_some() => exercise().and_then(|exercise| watch(Some(exercise))),
-        "watch" => watch(None),
+        "watch" => id.map(|_| exercise()).transpose().and_then(watch),
         "reset" => exercise().and_then(reset),
         "verify" => verify(id.map(String::as_str)),
         "table" => table().map(|text| print!("{text}")),
@@ -119,7 +118,7 @@ fn make_missing_working_copies() -> Result<(), String> {
     for exercise in exercises::all()? {
         let working = working_copy(exercise);
         if !working.exists() {
-            let made = fs::create_dir_all(working.parent().unwrap_or(Path::new(".")))
+            let made = fs::create_dir_all(workspace().join("crates/exercises/src/bin"))
                 .and_then(|()| fs::copy(starting_point(exercise), &working));
             made.map_err(|error| format!("cannot make {}: {error}", relative(&working)))?;
         }
@@ -141,10 +140,21 @@ enum Evaluation {
 
 impl Evaluation {
     fn is_done(&self) -> bool {
+        self.own_passed() == Some(true) && self.stage_intact()
+    }
+
+    /// Whether the exercise's own checks passed, if they ran.
+    fn own_passed(&self) -> Option<bool> {
         match self {
-            Evaluation::Checked { own, stage, .. } => {
-                own.all_passed() && stage.as_ref().is_none_or(Report::all_passed)
-            }
+            Evaluation::Checked { own, .. } => Some(own.all_passed()),
+            _ => None,
+        }
+    }
+
+    /// Whether every check of the stage that ran still passes.
+    fn stage_intact(&self) -> bool {
+        match self {
+            Evaluation::Checked { stage, .. } => stage.as_ref().is_none_or(Report::all_passed),
             _ => false,
         }
     }
@@ -244,7 +254,9 @@ fn evaluate(exercise: &Exercise, binary: &str, scope: Scope) -> Evaluation {
     let stage = (scope != Scope::List).then(|| {
         // A server that the exercise's checks left stuck would make each of the
         // stage's checks wait for its own timeout, minutes in all.
-        if !still_answers(&target) {
+        let request =
+            format!("GET / HTTP/1.1\r\nHost: {0}\r\nConnection: close\r\n\r\n", target.addr);
+        if checker::client::exchange(target.addr, request.as_bytes(), true).is_err() {
             return Ok(no_longer_answers(exercise.chapter));
         }
         let stage_checks = checker::checks_for_stage(exercise.chapter);
@@ -258,12 +270,6 @@ fn evaluate(exercise: &Exercise, binary: &str, scope: Scope) -> Evaluation {
     }
 }
 
-/// Whether the server still answers a plain `GET /`.
-fn still_answers(target: &checker::Target) -> bool {
-    let request = format!("GET / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", target.addr);
-    checker::client::exchange(target.addr, request.as_bytes(), true).is_ok()
-}
-
 /// The stage's report when the server no longer answers: one failure that says
 /// so, instead of every check failing on its own timeout.
 fn no_longer_answers(chapter: u8) -> Report {
@@ -271,12 +277,14 @@ fn no_longer_answers(chapter: u8) -> Report {
         "the server no longer answers GET / at all, so the stage's checks were not run",
         "a server that keeps working, whatever the exercise's checks did to it",
     );
+    let behaviour = "after the exercise's checks, the server still answers GET /";
+    let outcome = Outcome::Failed(failure);
     Report {
         results: vec![checker::CheckResult {
             name: "still-answers",
             stage: chapter,
-            behaviour: "after the exercise's checks, the server still answers GET /",
-            outcome: Outcome::Failed(failure),
+            behaviour,
+            outcome,
         }],
     }
 }
@@ -402,21 +410,19 @@ fn check(exercise: &Exercise) -> bool {
         Evaluation::Checked { own, stage, addr } => {
             replayable |= print_results(own.results.iter(), addr);
             if let Some(stage) = stage {
-                let broken: Vec<_> = stage
-                    .results
-                    .iter()
-                    .filter(|result| matches!(result.outcome, Outcome::Failed(_)))
-                    .collect();
-                let total = stage.results.len();
-                if broken.is_empty() {
-                    println!("stage {}: all {total} checks still pass", exercise.chapter);
+                let (chapter, total) = (exercise.chapter, stage.results.len());
+                if stage.all_passed() {
+                    println!("stage {chapter}: all {total} checks still pass");
                 } else {
+                    let broken = stage.failed();
                     println!(
-                        "stage {}: {} of {total} checks now FAIL (they passed before):",
-                        exercise.chapter,
-                        broken.len()
+                        "stage {chapter}: {broken} of {total} checks now FAIL (they passed before):"
                     );
-                    replayable |= print_results(broken.into_iter(), addr);
+                    let failed = stage
+                        .results
+                        .iter()
+                        .filter(|result| matches!(result.outcome, Outcome::Failed(_)));
+                    replayable |= print_results(failed, addr);
                 }
             }
         }
@@ -449,7 +455,7 @@ fn hint(exercise: &Exercise, all: bool) -> Result<(), String> {
     for (index, text) in exercise.hints.iter().enumerate().take(upto).skip(from) {
         println!("hint {} of {count}: {}", index + 1, squeeze(text));
     }
-    if upto == count && !all && shown >= count {
+    if !all && shown >= count {
         println!(
             "(that was the last one; the chapter's text and `scripts/exercise check` say the rest)"
         );
@@ -524,21 +530,19 @@ fn verify(only: Option<&str>) -> Result<(), String> {
     let mut problems = Vec::new();
     for (exercise, (start, solution)) in exercises.iter().zip(evaluations) {
         let name = &exercise.name;
-        let start_text = match &start {
-            Evaluation::Checked { own, stage, .. }
-                if !own.all_passed() && stage.as_ref().is_none_or(Report::all_passed) =>
-            {
+        let start_text = match (start.own_passed(), start.stage_intact()) {
+            (Some(false), true) => {
                 format!("start: {}", start.status().trim_start_matches("to do: "))
             }
-            Evaluation::Checked { own, .. } if own.all_passed() => {
+            (Some(true), _) => {
                 problems.push(format!("{name}: the starting point already passes its checks"));
                 "start PASSES (it must not)".into()
             }
-            broken => {
+            _ => {
                 problems.push(format!(
                     "{name}: the starting point is broken: {} {}",
-                    broken.status(),
-                    broken.failures().join(", ")
+                    start.status(),
+                    start.failures().join(", ")
                 ));
                 "start BROKEN".into()
             }

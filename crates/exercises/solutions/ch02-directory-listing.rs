@@ -22,56 +22,39 @@ fn answer(request: &Request, root: &Path) -> Response {
     // The same resolver as for files: a listing never shows a folder outside the root.
     if let Ok(folder) = resolve_under_root(root, request.path()) {
         if is_read && folder.is_dir() && !folder.join("index.html").exists() {
-            let mut response = listing(request.path(), &folder);
-            response.omit_body = request.method == "HEAD";
-            return response;
+            if let Ok(page) = listing(request.path(), &folder) {
+                let mut response =
+                    Response::from_bytes(Status::OK, "text/html; charset=utf-8", page);
+                response.omit_body = request.method == "HEAD";
+                return response;
+            }
         }
     }
     respond(request, root)
 }
 
 /// An HTML page with a link to every entry of `folder`, sorted by name.
-fn listing(url_path: &str, folder: &Path) -> Response {
-    let Ok(entries) = fs::read_dir(folder) else {
-        return Response::from_bytes(
-            Status::FORBIDDEN,
-            "text/html; charset=utf-8",
-            "<h1>403 Forbidden</h1>",
-        );
-    };
-    let mut names: Vec<String> = entries
-        .flatten()
-        .map(|entry| {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if entry.path().is_dir() {
-                name + "/"
-            } else {
-                name
-            }
-        })
-        .collect();
+fn listing(url_path: &str, folder: &Path) -> std::io::Result<String> {
+    let mut names = Vec::new();
+    for entry in fs::read_dir(folder)? {
+        let entry = entry?;
+        let slash = if entry.path().is_dir() { "/" } else { "" };
+        names.push(format!("{}{slash}", entry.file_name().to_string_lossy()));
+    }
     names.sort();
     // Links are absolute: relative ones would resolve against the parent folder
     // when the URL lacks its trailing slash.
-    let base = if url_path.ends_with('/') {
-        url_path.to_string()
-    } else {
-        format!("{url_path}/")
-    };
+    let base = format!("{}/", url_path.trim_end_matches('/'));
     let title = escape_html(&base);
     let mut page = format!(
         "<!doctype html>\n<title>Index of {title}</title>\n<h1>Index of {title}</h1>\n<ul>\n"
     );
     for name in names {
-        let _ = writeln!(
-            page,
-            "<li><a href=\"{base}{}\">{}</a></li>",
-            percent_encode(&name),
-            escape_html(&name)
-        );
+        let (link, shown) = (percent_encode(&name), escape_html(&name));
+        let _ = writeln!(page, "<li><a href=\"{base}{link}\">{shown}</a></li>");
     }
     page.push_str("</ul>\n");
-    Response::from_bytes(Status::OK, "text/html; charset=utf-8", page)
+    Ok(page)
 }
 
 fn escape_html(text: &str) -> String {

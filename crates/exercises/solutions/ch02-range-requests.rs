@@ -15,63 +15,40 @@ fn main() {
 }
 
 fn answer(request: &Request, root: &Path) -> Response {
-    let response = respond(request, root);
-    let Some(range) = request.header("range") else {
+    let mut response = respond(request, root);
+    // Only a whole file found (a 200) can become a part of it.
+    let Some(range) = request
+        .header("range")
+        .filter(|_| response.status == Status::OK)
+    else {
         return response;
     };
-    if response.status != Status::OK {
+    let Body::File { file, length } = &mut response.body else {
         return response;
-    }
-    // Keep the status and headers aside, and take the file out of the response.
-    let shell = response_shell(&response);
-    let (mut file, length) = match response.body {
-        Body::File { file, length } => (file, length),
-        body => return Response { body, ..shell },
     };
-    let whole = |file| Response {
-        body: Body::File { file, length },
-        ..response_shell(&shell)
-    };
-    match byte_range(range, length) {
+    let size = *length;
+    match byte_range(range, size) {
         // A range we do not understand (or several) is ignored: the whole file.
-        Range::Unreadable => whole(file),
+        Range::Unreadable => {}
         Range::PastTheEnd => {
             let mut refused =
                 Response::from_bytes(RANGE_NOT_SATISFIABLE, "text/plain; charset=utf-8", "");
             refused
                 .extra_headers
-                .push(("Content-Range", format!("bytes */{length}")));
-            refused
+                .push(("Content-Range", format!("bytes */{size}")));
+            return refused;
         }
-        Range::Bytes(first, last) => {
-            if file.seek(SeekFrom::Start(first)).is_err() {
-                return whole(file);
-            }
-            let mut partial = Response {
-                status: PARTIAL_CONTENT,
-                body: Body::File {
-                    file,
-                    length: last - first + 1,
-                },
-                ..response_shell(&shell)
-            };
-            partial
+        // The body still streams from the file: from `first`, for that many bytes.
+        Range::Bytes(first, last) if file.seek(SeekFrom::Start(first)).is_ok() => {
+            *length = last - first + 1;
+            response.status = PARTIAL_CONTENT;
+            response
                 .extra_headers
-                .push(("Content-Range", format!("bytes {first}-{last}/{length}")));
-            partial
+                .push(("Content-Range", format!("bytes {first}-{last}/{size}")));
         }
+        Range::Bytes(..) => {}
     }
-}
-
-/// A copy of a response's status and headers, with an empty body to replace.
-fn response_shell(response: &Response) -> Response {
-    Response {
-        status: response.status,
-        content_type: response.content_type,
-        extra_headers: response.extra_headers.clone(),
-        body: Body::Bytes(Vec::new()),
-        omit_body: response.omit_body,
-    }
+    response
 }
 
 enum Range {
@@ -80,21 +57,22 @@ enum Range {
     Unreadable,
 }
 
-/// Reads `bytes=FIRST-LAST`, `bytes=FIRST-` or `bytes=-COUNT` for a file of `length`.
-fn byte_range(header: &str, length: u64) -> Range {
-    let Some(spec) = header.trim().strip_prefix("bytes=") else {
-        return Range::Unreadable;
-    };
-    let Some((first, last)) = spec.split_once('-') else {
+/// Reads `bytes=FIRST-LAST`, `bytes=FIRST-` or `bytes=-COUNT` for a file of `size`.
+fn byte_range(header: &str, size: u64) -> Range {
+    let Some((first, last)) = header
+        .trim()
+        .strip_prefix("bytes=")
+        .and_then(|spec| spec.split_once('-'))
+    else {
         return Range::Unreadable;
     };
     let number = |text: &str| text.trim().parse::<u64>().ok();
     match (number(first), number(last)) {
-        (Some(first), _) if first >= length => Range::PastTheEnd,
-        (Some(first), Some(last)) if first <= last => Range::Bytes(first, last.min(length - 1)),
-        (Some(first), None) if last.trim().is_empty() => Range::Bytes(first, length - 1),
+        (Some(first), _) if first >= size => Range::PastTheEnd,
+        (Some(first), Some(last)) if first <= last => Range::Bytes(first, last.min(size - 1)),
+        (Some(first), None) if last.trim().is_empty() => Range::Bytes(first, size - 1),
         (None, Some(count)) if first.trim().is_empty() && count > 0 => {
-            Range::Bytes(length.saturating_sub(count), length - 1)
+            Range::Bytes(size.saturating_sub(count), size - 1)
         }
         _ => Range::Unreadable,
     }

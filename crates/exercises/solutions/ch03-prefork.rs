@@ -67,7 +67,7 @@ fn supervise(listener: &TcpListener, processes: usize, root: &Path, log: &Access
         if signals::stop_requested() {
             return children;
         }
-        while children.len() < processes {
+        if children.len() < processes {
             // SAFETY: this process runs a single thread, so the child's copy of
             // memory holds no lock that another thread was holding at the fork.
             match unsafe { fork() } {
@@ -75,14 +75,11 @@ fn supervise(listener: &TcpListener, processes: usize, root: &Path, log: &Access
                 Ok(ForkResult::Parent { child }) => children.push(child),
                 Err(error) => {
                     eprintln!("{NAME}: fork failed, trying again in a moment: {error}");
-                    break;
+                    // The stop signals stay blocked during the pause, so none
+                    // is lost: the next turn of the loop sees it.
+                    thread::sleep(FORK_RETRY_PAUSE);
                 }
             }
-        }
-        if children.len() < processes {
-            // The stop signals stay blocked during the pause, so none is lost:
-            // the next turn of the loop sees it.
-            thread::sleep(FORK_RETRY_PAUSE);
             continue;
         }
         // Sleep until a signal comes: a child has exited, or we are asked to stop.
@@ -122,9 +119,8 @@ fn serve_in_child(parent: Pid, listener: &TcpListener, root: &Path, log: &Access
                     let mut response = respond(request, root);
                     // `process::id` asks the kernel each time, so in a child it
                     // is the child's own pid; one read in `main` is the parent's.
-                    response
-                        .extra_headers
-                        .push(("X-Served-By", process::id().to_string()));
+                    let served_by = process::id().to_string();
+                    response.extra_headers.push(("X-Served-By", served_by));
                     response
                 });
             }

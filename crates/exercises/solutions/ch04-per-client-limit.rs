@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, TcpStream};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use stage02_file_lookup::response::{Status, write_response};
 use stage02_file_lookup::site::error_response;
@@ -18,20 +18,26 @@ const NAME: &str = "ch04-per-client-limit";
 /// How many connections one address may hold when `--per-client` is not given.
 const DEFAULT_PER_CLIENT: usize = 64;
 
+const TOO_MANY_REQUESTS: Status = Status::new(429, "Too Many Requests");
+
+/// How many connections each client address has open. The accept loop adds to
+/// it and every connection's thread takes away, so it sits behind a `Mutex`: a
+/// count and its check must happen as one step, or two threads could both see
+/// 63 and both make it 64.
+type OpenConnections = Arc<Mutex<HashMap<IpAddr, usize>>>;
+
 /// Stage 4's site, with a limit on the connections one address holds at once.
 struct LimitPerClient {
     site: Site,
-    /// How many connections one address may hold at once.
     per_client: usize,
-    /// How many each address holds now.
-    open: Arc<OpenConnections>,
+    open: OpenConnections,
 }
 
 impl Connections for LimitPerClient {
     fn take(self: Arc<Self>, stream: TcpStream, peer: SocketAddr) -> Option<Job> {
         // Counted here, in the one thread that accepts, before the connection's
         // thread exists: the next `accept` already sees this connection.
-        let Some(slot) = self.open.try_open(peer.ip(), self.per_client) else {
+        let Some(slot) = ConnectionSlot::take(&self.open, peer.ip(), self.per_client) else {
             refuse(stream, peer, &self.site);
             return None;
         };
@@ -44,49 +50,33 @@ impl Connections for LimitPerClient {
     }
 }
 
-const TOO_MANY_REQUESTS: Status = Status::new(429, "Too Many Requests");
+/// One counted connection. It lives in the connection's thread, and its `Drop`
+/// counts the connection out on every way that thread can end: the response
+/// sent, the client gone, a timeout, even a panic.
+struct ConnectionSlot {
+    open: OpenConnections,
+    address: IpAddr,
+}
 
-/// How many connections each client address has open. The accept loop adds to
-/// it and every connection's thread takes away, so it sits behind a `Mutex`: a
-/// count and its check must happen as one step, or two threads could both see
-/// 63 and both make it 64.
-#[derive(Default)]
-struct OpenConnections(Mutex<HashMap<IpAddr, usize>>);
-
-impl OpenConnections {
-    fn counts(&self) -> MutexGuard<'_, HashMap<IpAddr, usize>> {
+impl ConnectionSlot {
+    /// Counts one more connection from `address`, unless it already holds `limit`.
+    fn take(open: &OpenConnections, address: IpAddr, limit: usize) -> Option<ConnectionSlot> {
         // A thread that panicked while holding the lock left the counts as they
         // were (every change is one statement): they are still good to use.
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Counts one more connection from `address`, unless it already holds
-    /// `limit`. The slot returned counts it out again when dropped.
-    fn try_open(self: &Arc<Self>, address: IpAddr, limit: usize) -> Option<ConnectionSlot> {
-        let mut counts = self.counts();
+        let mut counts = open.lock().unwrap_or_else(PoisonError::into_inner);
         let count = counts.entry(address).or_insert(0);
         if *count >= limit {
             return None;
         }
         *count += 1;
-        Some(ConnectionSlot {
-            open: Arc::clone(self),
-            address,
-        })
+        let open = Arc::clone(open);
+        Some(ConnectionSlot { open, address })
     }
-}
-
-/// One counted connection. It lives in the connection's thread, and its `Drop`
-/// counts the connection out on every way that thread can end: the response
-/// sent, the client gone, a timeout, even a panic.
-struct ConnectionSlot {
-    open: Arc<OpenConnections>,
-    address: IpAddr,
 }
 
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
-        let mut counts = self.open.counts();
+        let mut counts = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(count) = counts.get_mut(&self.address) {
             *count -= 1;
             if *count == 0 {
@@ -104,11 +94,8 @@ impl Drop for ConnectionSlot {
 /// is there to save. A fresh connection's send buffer is empty, so the write
 /// does not wait; non-blocking makes sure.
 fn refuse(mut stream: TcpStream, peer: SocketAddr, site: &Site) {
-    let mut response = error_response(
-        TOO_MANY_REQUESTS,
-        "this address has as many connections open as it may",
-        &site.root,
-    );
+    let reason = "this address has as many connections open as it may";
+    let mut response = error_response(TOO_MANY_REQUESTS, reason, &site.root);
     response
         .extra_headers
         .push(("Retry-After", "1".to_string()));
@@ -116,11 +103,9 @@ fn refuse(mut stream: TcpStream, peer: SocketAddr, site: &Site) {
     let written = stream
         .set_nonblocking(true)
         .and_then(|()| write_response(&mut stream, response, false));
-    site.log.record_refusal(
-        peer,
-        TOO_MANY_REQUESTS.code,
-        if written.is_ok() { body_bytes } else { 0 },
-    );
+    let logged_bytes = if written.is_ok() { body_bytes } else { 0 };
+    site.log
+        .record_refusal(peer, TOO_MANY_REQUESTS.code, logged_bytes);
 }
 
 fn main() {

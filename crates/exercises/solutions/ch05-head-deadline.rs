@@ -29,19 +29,17 @@ impl ServeConnection for DeadlineSite {
     fn serve(&self, stream: may::net::TcpStream, peer: SocketAddr) {
         // The clock starts now, at accept, not at the client's first byte: a
         // client that connects and waits is using up its time too.
-        let deadline = Instant::now() + self.head_deadline;
-        if stream
-            .set_write_timeout(Some(self.site.client_timeout))
-            .is_err()
-        {
-            return;
+        let deadline = Some(Instant::now() + self.head_deadline);
+        let read_timeout = self.site.client_timeout;
+        if stream.set_write_timeout(Some(read_timeout)).is_ok() {
+            let stream = CoroutineStream(stream);
+            let mut stream = HeadDeadline {
+                stream,
+                deadline,
+                read_timeout,
+            };
+            serve_connection(&mut stream, peer, &self.site.root, &self.site.log);
         }
-        let mut stream = HeadDeadline {
-            stream: CoroutineStream(stream),
-            deadline: Some(deadline),
-            read_timeout: self.site.client_timeout,
-        };
-        serve_connection(&mut stream, peer, &self.site.root, &self.site.log);
     }
 }
 
@@ -68,8 +66,8 @@ impl Read for HeadDeadline {
             }
             // A socket's read timeout may not be zero (that is an error, not "do
             // not wait"); `left` is not, it was checked above.
-            self.stream
-                .set_read_timeout(Some(self.read_timeout.min(left)))?;
+            let timeout = self.read_timeout.min(left);
+            self.stream.set_read_timeout(Some(timeout))?;
         }
         self.stream.read(buffer)
     }

@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use stage02_file_lookup::request::Request;
-use stage02_file_lookup::resolve::{OpenedFile, open_file_under_root};
-use stage02_file_lookup::response::{Body, Response, Status};
+use stage02_file_lookup::resolve::open_file_under_root;
+use stage02_file_lookup::response::{Response, Status};
 use stage02_file_lookup::site::{content_type_for, respond};
 use stage07_keep_alive::connection::Respond;
 use stage08_epoll::admission::AdmitEveryone;
@@ -25,7 +25,7 @@ const NAME: &str = "ch08-open-file-cache";
 /// How long an entry is believed without asking the file system again.
 const VALID_FOR: Duration = Duration::from_secs(1);
 
-/// Larger files are sent from their file as before, a chunk at a time.
+/// Larger files are left to stage 2, sent from their file a chunk at a time.
 const LARGEST_CACHED: u64 = 64 * 1024;
 
 /// Each entry holds a descriptor: a bound keeps them well under the limit.
@@ -36,42 +36,20 @@ fn main() {
     stage08_epoll::serve_answering(NAME, arguments, AdmitEveryone, OpenFileCache::default());
 }
 
+/// The open files, by the path as the request gave it.
 #[derive(Default)]
 struct OpenFileCache {
-    /// By the path as the request gave it.
     entries: HashMap<String, Entry>,
 }
 
 struct Entry {
     file: File,
-    /// What `fstat` said of the open file: size, and who it is.
-    identity: Identity,
+    /// What `fstat` said of the open file when it was opened.
+    metadata: Metadata,
     /// Where it is under the root, to look at it again.
     path: PathBuf,
     content_type: &'static str,
     checked_at: Instant,
-}
-
-/// What tells one version of a file from another: the same device and inode
-/// is the same file; the same size and modification time, the same contents.
-#[derive(PartialEq, Eq)]
-struct Identity {
-    device: u64,
-    inode: u64,
-    length: u64,
-    modified_ns: i128,
-}
-
-impl Identity {
-    fn of(metadata: &Metadata) -> Identity {
-        Identity {
-            device: metadata.dev(),
-            inode: metadata.ino(),
-            length: metadata.len(),
-            modified_ns: i128::from(metadata.mtime()) * 1_000_000_000
-                + i128::from(metadata.mtime_nsec()),
-        }
-    }
 }
 
 impl Respond for OpenFileCache {
@@ -89,12 +67,29 @@ impl Respond for OpenFileCache {
             }
         }
         if !self.entries.contains_key(path) {
-            match open_file_under_root(root, path) {
-                Ok(opened) if opened.length <= LARGEST_CACHED => self.insert(path, opened, now),
-                Ok(large) => return file_response(large, omit_body),
-                // The errors are stage 2's to answer: 400, 403, 404 and the rest.
-                Err(_) => return respond(request, root),
+            // The errors (400, 403, 404 and the rest) and the large files are
+            // stage 2's to answer.
+            let Ok(opened) = open_file_under_root(root, path) else {
+                return respond(request, root);
+            };
+            let Ok(metadata) = opened.file.metadata() else {
+                return respond(request, root);
+            };
+            if metadata.len() > LARGEST_CACHED {
+                return respond(request, root);
             }
+            if self.entries.len() >= MOST_ENTRIES {
+                // Crude, but bounded: the hot files come back at once.
+                self.entries.clear();
+            }
+            let entry = Entry {
+                file: opened.file,
+                metadata,
+                content_type: content_type_for(&opened.relative),
+                path: opened.relative,
+                checked_at: now,
+            };
+            self.entries.insert(path.to_string(), entry);
         }
         match self
             .entries
@@ -110,26 +105,6 @@ impl Respond for OpenFileCache {
     }
 }
 
-impl OpenFileCache {
-    fn insert(&mut self, path: &str, opened: OpenedFile, now: Instant) {
-        let Ok(metadata) = opened.file.metadata() else {
-            return;
-        };
-        if self.entries.len() >= MOST_ENTRIES {
-            // Crude, but bounded: the hot files come back at once.
-            self.entries.clear();
-        }
-        let entry = Entry {
-            file: opened.file,
-            identity: Identity::of(&metadata),
-            content_type: content_type_for(&opened.relative),
-            path: opened.relative,
-            checked_at: now,
-        };
-        self.entries.insert(path.to_string(), entry);
-    }
-}
-
 /// Whether an entry may still be used: within `VALID_FOR` of its last check,
 /// or the file at its path is still the one it holds open (then it is
 /// believed for another `VALID_FOR`).
@@ -141,32 +116,26 @@ fn still_valid(entry: &mut Entry, root: &Path, now: Instant) -> bool {
     // anywhere else (another file, a link out of the root, nothing) differs,
     // and the entry goes: the next opening is stage 2's, beneath the root.
     let unchanged = fs::metadata(root.join(&entry.path))
-        .is_ok_and(|metadata| Identity::of(&metadata) == entry.identity);
+        .is_ok_and(|metadata| same_version(&metadata, &entry.metadata));
     entry.checked_at = now;
     unchanged
+}
+
+/// The same device and inode is the same file; the same size and modification
+/// time, the same contents.
+fn same_version(a: &Metadata, b: &Metadata) -> bool {
+    let version = |m: &Metadata| (m.dev(), m.ino(), m.len(), m.mtime(), m.mtime_nsec());
+    version(a) == version(b)
 }
 
 /// The whole file in one `pread` (at offset 0: the descriptor's own position
 /// is never used, so no response disturbs another).
 fn read_whole(entry: &Entry, omit_body: bool) -> std::io::Result<Response> {
-    let mut bytes = vec![0; entry.identity.length as usize];
+    let mut bytes = vec![0; entry.metadata.len() as usize];
     if !omit_body {
         entry.file.read_exact_at(&mut bytes, 0)?;
     }
     let mut response = Response::from_bytes(Status::OK, entry.content_type, bytes);
     response.omit_body = omit_body;
     Ok(response)
-}
-
-fn file_response(opened: OpenedFile, omit_body: bool) -> Response {
-    Response {
-        status: Status::OK,
-        content_type: content_type_for(&opened.relative),
-        extra_headers: Vec::new(),
-        body: Body::File {
-            file: opened.file,
-            length: opened.length,
-        },
-        omit_body,
-    }
 }

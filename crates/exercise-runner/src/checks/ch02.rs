@@ -3,9 +3,9 @@
 use std::fs;
 use std::time::{Duration, SystemTime};
 
-use super::support::{checks, connect, expect_header};
+use super::support::{ask, cannot, checks, connect, expect_closed_after, expect_header};
 use checker::checks::{
-    Check, expect_body, expect_content_length, expect_content_type, expect_status, next_reply,
+    Check, expect_body, expect_content_length, expect_content_type, expect_status,
 };
 use checker::http_date::format_http_date as http_date;
 use checker::report::Failure;
@@ -31,20 +31,21 @@ pub fn checks() -> Vec<Check> {
 /// The names planted in the `listing/` folder, which has no index.html.
 const LISTED: [&str; 3] = ["alpha.txt", "beta gamma.txt", "<b>.txt"];
 
-fn listing(context: &Context) -> Result<Exchange, Failure> {
+/// The listing of `listing/`, and its page as text.
+fn listing(context: &Context) -> Result<(Exchange, String), Failure> {
     let exchange = context.get(&format!("{}/", context.fixtures.url_of("listing")))?;
     expect_status(&exchange, 200)?;
     expect_content_length(&exchange)?;
     expect_content_type(&exchange, "text/html")?;
-    Ok(exchange)
+    let page = String::from_utf8_lossy(&exchange.reply.body).into_owned();
+    Ok((exchange, page))
 }
 
 fn listing_links_work(context: &Context) -> Result<(), Failure> {
-    let exchange = listing(context)?;
+    let (exchange, page) = listing(context)?;
     let folder_url = format!("{}/", context.fixtures.url_of("listing"));
-    let body = String::from_utf8_lossy(&exchange.reply.body).into_owned();
     let mut reached = Vec::new();
-    for link in links_in(&body) {
+    for link in links_in(&page) {
         let path = if link.starts_with('/') { link } else { format!("{folder_url}{link}") };
         let followed = context.get(&path)?;
         if followed.reply.status == 200 {
@@ -66,24 +67,19 @@ fn listing_links_work(context: &Context) -> Result<(), Failure> {
 }
 
 /// The targets of `href="..."` (or single-quoted) attributes.
-fn links_in(body: &str) -> Vec<String> {
-    let mut links = Vec::new();
-    for quote in ['"', '\''] {
-        for piece in body.split(&format!("href={quote}")).skip(1) {
-            if let Some((link, _)) = piece.split_once(quote) {
-                links.push(link.replace("&amp;", "&"));
-            }
-        }
-    }
-    links
+fn links_in(page: &str) -> Vec<String> {
+    let quoted = page.split("href=").skip(1).filter_map(|rest| {
+        let quote = rest.chars().next().filter(|quote| matches!(quote, '"' | '\''))?;
+        rest[1..].split(quote).next()
+    });
+    quoted.map(|link| link.replace("&amp;", "&")).collect()
 }
 
 fn listing_escapes_names(context: &Context) -> Result<(), Failure> {
-    let exchange = listing(context)?;
-    let body = String::from_utf8_lossy(&exchange.reply.body);
-    let problem = if body.contains("<b>.txt") {
+    let (exchange, page) = listing(context)?;
+    let problem = if page.contains("<b>.txt") {
         "the name <b>.txt appears raw in the HTML: the browser sees a <b> tag"
-    } else if !body.contains("&lt;b&gt;.txt") {
+    } else if !page.contains("&lt;b&gt;.txt") {
         "the file <b>.txt is not listed"
     } else {
         return Ok(());
@@ -95,7 +91,7 @@ fn listing_escapes_names(context: &Context) -> Result<(), Failure> {
 fn page_modified(context: &Context) -> Result<SystemTime, Failure> {
     fs::metadata(context.fixtures.dir().join("page.html"))
         .and_then(|metadata| metadata.modified())
-        .map_err(|error| Failure::new(format!("cannot read page.html's time: {error}"), ""))
+        .map_err(cannot("read page.html's time"))
 }
 
 fn last_modified(context: &Context) -> Result<(), Failure> {
@@ -112,13 +108,9 @@ fn if_modified_since(context: &Context) -> Result<(), Failure> {
     let request =
         context.request_with("GET", &path, &[("If-Modified-Since", &http_date(modified))]);
     let mut connection = connect(context, None)?;
-    connection.send(&request);
-    let exchange = next_reply(context, &mut connection, &request, true, "", "status 304")?;
+    let exchange = ask(context, &mut connection, &request, "", "status 304")?;
     expect_status(&exchange, 304)?;
-    let _ = connection.wait_for_close(Duration::from_secs(3));
-    if !connection.leftover().is_empty() {
-        return Err(exchange.fail("a body followed the 304", "a 304 without a body"));
-    }
+    expect_closed_after(&mut connection, &exchange, "a 304 without a body, then the close")?;
     // Modified since a day before, or a date that is no date: the whole file.
     let earlier = http_date(modified - Duration::from_secs(86_400));
     for since in [earlier.as_str(), "yesterday, around noon"] {

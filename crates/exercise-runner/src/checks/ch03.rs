@@ -9,7 +9,9 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use super::support::{checks, connect, expect_retry_after, poll, silent_clients, unasked_reply};
+use super::support::{
+    checks, connect, expect_retry_after, retry_for, silent_clients, unasked_reply,
+};
 use checker::checks::{Check, expect_content_length, expect_status, server_pid};
 use checker::client::Connection;
 use checker::process::children;
@@ -48,27 +50,9 @@ fn children_failure(pid: u32, problem: String, expected: String) -> Failure {
     failure
 }
 
-/// Waits until `pid` has exactly `wanted` children, zombies included (a zombie
-/// still counts for its parent until it is reaped).
-fn expect_children(
-    pid: u32,
-    wanted: usize,
-    situation: &str,
-    expected: &str,
-) -> Result<(), Failure> {
-    let settled = poll(SETTLE_TIME, || Ok((children(pid).len() == wanted).then_some(())))?;
-    settled.ok_or_else(|| {
-        let found = children(pid).len();
-        children_failure(
-            pid,
-            format!("{situation}, process {pid} has {found} children"),
-            format!("{wanted}: {expected}"),
-        )
-    })
-}
-
 /// Opens `count` more connections that send nothing, and waits until the
-/// server has `total` children, one serving each.
+/// server has `total` children, zombies included (a zombie still counts for its
+/// parent until it is reaped).
 fn hold_silent_clients(
     context: &Context,
     pid: u32,
@@ -76,20 +60,31 @@ fn hold_silent_clients(
     total: usize,
 ) -> Result<Vec<Connection>, Failure> {
     let held = silent_clients(context, None, count)?;
-    expect_children(
-        pid,
-        total,
-        &format!("with {total} silent clients connected"),
-        "one child serving each silent client",
-    )?;
+    retry_for(SETTLE_TIME, || {
+        let found = children(pid).len();
+        if found == total {
+            return Ok(Ok(()));
+        }
+        Ok(Err(children_failure(
+            pid,
+            format!("with {total} silent clients connected, process {pid} has {found} children"),
+            format!(
+                "{total}: one child for each client connected; a child whose client has left \
+                 ends and is reaped"
+            ),
+        )))
+    })?;
     Ok(held)
 }
 
 /// A 503 with `Retry-After` and a correct `Content-Length`.
-fn expect_refusal(exchange: &Exchange, situation: &str) -> Result<(), Failure> {
+fn expect_refusal(exchange: &Exchange) -> Result<(), Failure> {
     if exchange.reply.status == 200 {
         return Err(exchange.fail(
-            format!("{situation}, a new client got 200: a child was forked past the cap"),
+            format!(
+                "with {MAX_CHILDREN} children busy with silent clients, a new client got 200: a \
+                 child was forked past the cap"
+            ),
             "503 Service Unavailable at once, from the parent, without a fork",
         ));
     }
@@ -100,54 +95,47 @@ fn expect_refusal(exchange: &Exchange, situation: &str) -> Result<(), Failure> {
 
 fn children_capped(context: &Context) -> Result<(), Failure> {
     let pid = server_pid(context)?;
-    let left = "every child ends when its client leaves, and is reaped";
-    expect_children(pid, 0, "before the check, after earlier clients left", left)?;
+    hold_silent_clients(context, pid, 0, 0)?;
     // One below the cap, a client is served as before.
     let mut held = hold_silent_clients(context, pid, MAX_CHILDREN - 1, MAX_CHILDREN - 1)?;
     let below_cap = context.get("/")?;
     if below_cap.reply.status != 200 {
         return Err(below_cap.fail(
             format!(
-                "with {} children busy, one below the cap, a new client got {}",
+                "with {} children busy, a new client got {}",
                 MAX_CHILDREN - 1,
                 below_cap.reply.status
             ),
             format!("200: the cap is {MAX_CHILDREN} children, so one more may be forked"),
         ));
     }
-    expect_children(pid, MAX_CHILDREN - 1, "after one answered request", left)?;
+    // The child that answered must be reaped before the last silent client comes.
+    hold_silent_clients(context, pid, 0, MAX_CHILDREN - 1)?;
     held.extend(hold_silent_clients(context, pid, 1, MAX_CHILDREN)?);
-    let situation = format!("with {MAX_CHILDREN} children busy with silent clients");
-    expect_refusal(&context.get("/")?, &situation)?;
+    expect_refusal(&context.get("/")?)?;
     // A client that sends nothing: the parent must not wait for its request.
     let mut silent = connect(context, None)?;
     let waited = format!(
-        "{situation}, a new client that sent nothing (a parent that reads the request before it \
-         refuses waits for this client, and accepts nobody meanwhile)"
+        "with {MAX_CHILDREN} children busy, a new client that sent nothing (a parent that reads \
+         the request before it refuses waits for this client, and accepts nobody meanwhile)"
     );
-    let refusal = unasked_reply(context, &mut silent, &waited, "503 at once, unread")?;
-    expect_refusal(&refusal, &situation)?;
-    expect_refusal(&context.get("/")?, &situation)
+    expect_refusal(&unasked_reply(context, &mut silent, &waited, "503 at once, unread")?)?;
+    expect_refusal(&context.get("/")?)
 }
 
 fn capped_server_serves_again(context: &Context) -> Result<(), Failure> {
     let pid = server_pid(context)?;
-    let left = "every child ends when its client leaves, and is reaped";
-    expect_children(pid, 0, "before the check, after earlier clients left", left)?;
+    hold_silent_clients(context, pid, 0, 0)?;
     let mut held = hold_silent_clients(context, pid, MAX_CHILDREN, MAX_CHILDREN)?;
-    let situation = format!("with {MAX_CHILDREN} children busy with silent clients");
-    expect_refusal(&context.get("/")?, &situation)?;
+    expect_refusal(&context.get("/")?)?;
     // One silent client leaves: its child reads the end of the stream and exits.
     held.pop();
-    let mut last = None;
-    let served = poll(SETTLE_TIME, || {
+    retry_for(SETTLE_TIME, || {
         let exchange = context.get("/")?;
-        let status = exchange.reply.status;
-        last = Some(exchange);
-        Ok((status == 200).then_some(()))
-    })?;
-    match (served, last) {
-        (None, Some(exchange)) => Err(exchange.fail(
+        if exchange.reply.status == 200 {
+            return Ok(Ok(()));
+        }
+        Ok(Err(exchange.fail(
             format!(
                 "one of the {MAX_CHILDREN} silent clients left {} s ago, and a new client still \
                  got {}: is the child that ended counted off when it is reaped?",
@@ -155,16 +143,8 @@ fn capped_server_serves_again(context: &Context) -> Result<(), Failure> {
                 exchange.reply.status
             ),
             "200 once a child has ended and been reaped",
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// The children of `pid`: all of them, and those that are not zombies.
-fn children_of(pid: u32) -> (BTreeSet<u32>, BTreeSet<u32>) {
-    let all = children(pid);
-    let live = all.iter().filter(|child| child.state != 'Z').map(|child| child.pid);
-    (all.iter().map(|child| child.pid).collect(), live.collect())
+        )))
+    })
 }
 
 /// Waits until `pid` has exactly [`PROCESSES`] children, none a zombie and
@@ -174,25 +154,28 @@ fn waiting_children(
     situation: &str,
     gone: Option<u32>,
 ) -> Result<BTreeSet<u32>, Failure> {
-    let settled = poll(SETTLE_TIME, || {
-        let (all, live) = children_of(pid);
-        let ready = live.len() == PROCESSES && all.len() == PROCESSES;
-        Ok((ready && gone.is_none_or(|gone| !all.contains(&gone))).then_some(live))
-    })?;
-    settled.ok_or_else(|| {
-        let (all, live) = children_of(pid);
-        let zombies = all.len() - live.len();
-        children_failure(
+    retry_for(SETTLE_TIME, || {
+        let all = children(pid);
+        let live: BTreeSet<u32> =
+            all.iter().filter(|child| child.state != 'Z').map(|child| child.pid).collect();
+        if all.len() == PROCESSES
+            && live.len() == PROCESSES
+            && gone.is_none_or(|gone| !live.contains(&gone))
+        {
+            return Ok(Ok(live));
+        }
+        Ok(Err(children_failure(
             pid,
             format!(
-                "{situation}, process {pid} has {} children, {zombies} of them zombies",
-                all.len()
+                "{situation}, process {pid} has {} children, {} of them zombies",
+                all.len(),
+                all.len() - live.len()
             ),
             format!(
                 "{PROCESSES} live children (--processes {PROCESSES}), forked at start and \
                  replaced when they die, each waiting to accept a connection"
             ),
-        )
+        )))
     })
 }
 
@@ -248,9 +231,8 @@ fn prefork_replaces_children(context: &Context) -> Result<(), Failure> {
         return Err(Failure::new("no child to stop", "children"));
     };
     // Only a process that /proc has just shown to be the server's child.
-    kill(Pid::from_raw(victim as i32), Signal::SIGKILL).map_err(|error| {
-        Failure::new(format!("cannot stop child {victim}: {error}"), "a child to signal")
-    })?;
+    kill(Pid::from_raw(victim as i32), Signal::SIGKILL)
+        .map_err(|error| Failure::new(format!("cannot stop child {victim}: {error}"), "a child"))?;
     let situation = format!(
         "{} s after child {victim} was killed (is it still there, a zombie never reaped?)",
         SETTLE_TIME.as_secs()

@@ -1,10 +1,9 @@
 //! Chapter 4's status page, which shows the pool's load. (Its limit on
 //! connections per client is in `per_client.rs`, with chapter 8's.)
 
-use std::thread;
 use std::time::Duration;
 
-use super::support::{checks, connect, silent_clients};
+use super::support::{checks, clients_asking, connect, held_clients, silent_clients};
 use checker::checks::{
     Check, expect_content_length, expect_content_type, expect_status, next_reply,
 };
@@ -49,29 +48,21 @@ fn read_load(exchange: &Exchange) -> Result<[u64; 3], Failure> {
     Ok([field("requests")?, field("busy")?, field("queued")?])
 }
 
-fn status(context: &Context) -> Result<(Exchange, [u64; 3]), Failure> {
-    let exchange = context.get("/status")?;
-    let load = read_load(&exchange)?;
-    Ok((exchange, load))
-}
-
 fn status_counts_requests(context: &Context) -> Result<(), Failure> {
-    let (_, [before, ..]) = status(context)?;
+    let [before, ..] = read_load(&context.get("/status")?)?;
     for _ in 0..5 {
         expect_status(&context.get("/")?, 200)?;
     }
     // Twenty at once: the threads add to the count at the same time.
     let request = context.request("GET", "/");
-    let mut together = silent_clients(context, None, 20)?;
-    for connection in &mut together {
-        connection.send(&request);
-    }
+    let mut together = clients_asking(context, &request, 20)?;
     for connection in &mut together {
         expect_status(&next_reply(context, connection, &request, true, "", "200")?, 200)?;
     }
     // Three connections that ask for nothing are not requests.
     drop(silent_clients(context, None, 3)?);
-    let (exchange, [after, ..]) = status(context)?;
+    let exchange = context.get("/status")?;
+    let [after, ..] = read_load(&exchange)?;
     if after == before + 26 {
         return Ok(());
     }
@@ -107,8 +98,7 @@ fn expect_load(
 }
 
 fn status_shows_busy_and_queued(context: &Context) -> Result<(), Failure> {
-    let mut silent = silent_clients(context, None, 2)?;
-    thread::sleep(SETTLE_TIME);
+    let mut silent = held_clients(context, None, 2, SETTLE_TIME)?;
     let situation = format!("with 2 clients connected and silent (pool of {POOL_SIZE})");
     let why = "the two silent clients' threads, and the one answering";
     expect_load(&context.get("/status")?, &situation, 3, 0, why)?;
@@ -118,8 +108,7 @@ fn status_shows_busy_and_queued(context: &Context) -> Result<(), Failure> {
     let request = context.request("GET", "/status");
     let mut asking = connect(context, None)?;
     asking.send(&request);
-    silent.extend(silent_clients(context, None, 2)?);
-    thread::sleep(SETTLE_TIME);
+    silent.extend(held_clients(context, None, 2, SETTLE_TIME)?);
     // One silent client leaves; its thread takes the next job in line: the page.
     silent.remove(0);
     let which = format!(

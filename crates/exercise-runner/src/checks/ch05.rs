@@ -4,7 +4,7 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::support::{checks, connect, silent_clients};
+use super::support::{checks, clients_asking, connect, held_clients, trickle};
 use checker::checks::{Check, expect_content_length, expect_status, next_reply};
 use checker::client::Connection;
 use checker::report::Failure;
@@ -42,8 +42,7 @@ pub fn checks() -> Vec<Check> {
 }
 
 /// A head in four pieces within the deadline is served; a head trickled a byte
-/// every 200 ms gets 408 at the deadline (a timeout per read never fires), and
-/// meanwhile another client is served.
+/// every 200 ms gets 408 at the deadline: a timeout per read never fires.
 fn head_deadline(context: &Context) -> Result<(), Failure> {
     let request = context.request("GET", "/");
     let mut in_time = connect(context, None)?;
@@ -54,20 +53,7 @@ fn head_deadline(context: &Context) -> Result<(), Failure> {
 
     let started = Instant::now();
     let mut trickling = connect(context, None)?;
-    let mut sent = 0;
-    let mut other_served = false;
-    while started.elapsed() < TRICKLE_LIMIT && sent < request.len() {
-        trickling.send(&request[sent..=sent]);
-        sent += 1;
-        match trickling.wait_for_close(TRICKLE_PAUSE) {
-            Err(received) if received.is_empty() => {}
-            _ => break, // an answer, or the close
-        }
-        if !other_served && started.elapsed() >= Duration::from_millis(600) {
-            expect_status(&context.get("/")?, 200)?;
-            other_served = true;
-        }
-    }
+    let (sent, answered) = trickle(&mut trickling, &request, TRICKLE_PAUSE, TRICKLE_LIMIT);
     let which = format!(
         "a client sent its head a byte every {} ms; after {:.1} s ({sent} bytes)",
         TRICKLE_PAUSE.as_millis(),
@@ -77,30 +63,26 @@ fn head_deadline(context: &Context) -> Result<(), Failure> {
         "408 Request Timeout {} s after the connection began, before the head was complete",
         HEAD_DEADLINE.as_secs()
     );
-    let exchange = next_reply(context, &mut trickling, &request[..sent], true, &which, &expected)
-        .map_err(|mut failure| {
-        if failure.received.as_ref().is_none_or(Vec::is_empty) {
-            failure.problem = format!(
-                "{which} the server was still waiting for the rest: each read got a byte in \
-                     time, so a timeout per read never fires"
-            );
-        }
+    if !answered {
         let (ip, port) = (context.addr().ip(), context.addr().port());
+        let mut failure = Failure::new(
+            format!(
+                "{which} the server was still waiting for the rest: each read got a byte in time, \
+                 so a timeout per read never fires"
+            ),
+            expected,
+        )
+        .received(&[]);
         failure.sent =
             Some(format!("(for i in $(seq 30); do printf x; sleep 0.2; done) | nc {ip} {port}"));
-        failure
-    })?;
+        return Err(failure);
+    }
+    let sent = &request[..sent];
+    let exchange = next_reply(context, &mut trickling, sent, true, &which, &expected)?;
     if exchange.reply.status != 408 {
         return Err(exchange.fail(format!("{which}, it got {}", exchange.reply.status), expected));
     }
     expect_content_length(&exchange)
-}
-
-fn situation() -> String {
-    format!(
-        "with {MAX_CONNECTIONS} connections held by silent clients (--max-connections \
-         {MAX_CONNECTIONS}), one more client asked"
-    )
 }
 
 /// A client over the limit must get neither an answer nor the close yet.
@@ -111,14 +93,18 @@ fn expect_still_waiting(
     wait: Duration,
 ) -> Result<(), Failure> {
     let closed = connection.wait_for_close(wait).is_ok();
-    let (problem, expected) = if !connection.leftover().is_empty() {
-        ("was answered at once", "no answer yet: it waits for a slot")
+    let problem = if !connection.leftover().is_empty() {
+        "was answered at once"
     } else if closed {
-        ("was closed without an answer", "no answer yet, and no refusal: it waits for a slot")
+        "was closed without an answer"
     } else {
         return Ok(());
     };
-    Err(Failure::new(format!("{} and {problem}", situation()), expected)
+    let situation = format!(
+        "with {MAX_CONNECTIONS} connections held by silent clients (--max-connections \
+         {MAX_CONNECTIONS}), one more client asked"
+    );
+    Err(Failure::new(format!("{situation} and {problem}"), "no answer yet: it waits for a slot")
         .sent(context.addr(), request)
         .received(connection.leftover()))
 }
@@ -138,37 +124,23 @@ fn expect_served(
     expect_status(&exchange, 200)
 }
 
-/// Opens `count` clients that each send `request` at once.
-fn asking(context: &Context, request: &[u8], count: usize) -> Result<Vec<Connection>, Failure> {
-    let mut clients = silent_clients(context, None, count)?;
-    for client in &mut clients {
-        client.send(request);
-    }
-    Ok(clients)
-}
-
-fn hold_every_slot(context: &Context) -> Result<Vec<Connection>, Failure> {
-    let held = silent_clients(context, None, MAX_CONNECTIONS)?;
-    thread::sleep(SETTLE_TIME);
-    Ok(held)
-}
-
 fn connection_limit_waits(context: &Context) -> Result<(), Failure> {
     let request = context.request("GET", "/");
-    let mut held = hold_every_slot(context)?;
-    let mut waiting = asking(context, &request, 1)?;
-    expect_still_waiting(context, &mut waiting[0], &request, WAITING_TIME)?;
+    let mut held = held_clients(context, None, MAX_CONNECTIONS, SETTLE_TIME)?;
+    let mut waiting = connect(context, None)?;
+    waiting.send(&request);
+    expect_still_waiting(context, &mut waiting, &request, WAITING_TIME)?;
     held.remove(0);
     let after = format!("one of the {MAX_CONNECTIONS} silent clients left");
-    expect_served(context, &mut waiting[0], &request, &after)
+    expect_served(context, &mut waiting, &request, &after)
 }
 
 /// More clients waiting than there are worker threads: a wait that blocks its
 /// thread would stop the whole server.
 fn connection_limit_parks(context: &Context) -> Result<(), Failure> {
     let request = context.request("GET", "/");
-    let mut held = hold_every_slot(context)?;
-    let mut waiting = asking(context, &request, WORKERS + 1)?;
+    let mut held = held_clients(context, None, MAX_CONNECTIONS, SETTLE_TIME)?;
+    let mut waiting = clients_asking(context, &request, WORKERS + 1)?;
     thread::sleep(WAITING_TIME);
     for connection in &mut waiting {
         expect_still_waiting(context, connection, &request, Duration::from_millis(50))?;

@@ -2,17 +2,16 @@
 //! request to arrive.
 
 use std::fs;
-use std::io::Read;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use checker::checks::{Check, expect_body, expect_content_length, expect_status, next_reply};
-use checker::client::is_timeout;
 use checker::report::Failure;
-use checker::response_reader::find_head_end;
 use checker::target::{Context, Exchange, LARGE_FILE_SIZE};
 
-use super::support::{checks, connect, unasked_reply};
+use super::support::{
+    ask, cannot, checks, connect, expect_closed_after, joined, trickle, unasked_reply,
+};
 
 pub fn checks() -> Vec<Check> {
     checks! {
@@ -34,9 +33,7 @@ const FILE_SIZES: [usize; 8] = [0, 1, 16_384, 16_385, 65_535, 65_536, 65_537, 1_
 /// what it moves there; `send` on a socket does not.
 fn written_bytes(pid: u32) -> Result<u64, Failure> {
     let path = format!("/proc/{pid}/io");
-    let text = fs::read_to_string(&path).map_err(|error| {
-        Failure::new(format!("cannot read {path}: {error}"), "a running server with that --pid")
-    })?;
+    let text = fs::read_to_string(&path).map_err(cannot(format!("read {path}")))?;
     Ok(text
         .lines()
         .find_map(|line| line.strip_prefix("wchar:"))
@@ -52,11 +49,11 @@ fn sendfile_sends_files(context: &Context) -> Result<(), Failure> {
     let Some(pid) = context.target.pid else {
         return Err(Failure::new("no --pid given", "the server's process id"));
     };
-    let planted = |error: std::io::Error| Failure::new(format!("cannot plant files: {error}"), "");
-    fs::create_dir_all(context.fixtures.dir().join("sizes")).map_err(planted)?;
+    fs::create_dir_all(context.fixtures.dir().join("sizes")).map_err(cannot("plant files"))?;
     for size in FILE_SIZES {
         let name = format!("sizes/{size}.bin");
-        fs::write(context.fixtures.dir().join(&name), numbered_bytes(size)).map_err(planted)?;
+        let planted = fs::write(context.fixtures.dir().join(&name), numbered_bytes(size));
+        planted.map_err(cannot("plant files"))?;
         let exchange = context.get(&context.fixtures.url_of(&name))?;
         expect_status(&exchange, 200)?;
         expect_content_length(&exchange)?;
@@ -68,11 +65,7 @@ fn sendfile_sends_files(context: &Context) -> Result<(), Failure> {
     connection.send(&request);
     let head = next_reply(context, &mut connection, &request, false, "HEAD", "a response head")?;
     expect_status(&head, 200)?;
-    let _ = connection.wait_for_close(Duration::from_secs(3));
-    if !connection.leftover().is_empty() {
-        let problem = format!("{} bytes came after the head", connection.leftover().len());
-        return Err(head.fail(problem, "no body at all"));
-    }
+    expect_closed_after(&mut connection, &head, "the head of the answer to HEAD, no body at all")?;
 
     let before = written_bytes(pid)?;
     let exchange = context.get(&context.fixtures.url_of("large.bin"))?;
@@ -116,10 +109,9 @@ fn request_timeout(context: &Context) -> Result<(), Failure> {
     let mut silent = connect(context, None)?;
     let mut in_time = connect(context, None)?;
     thread::sleep(REQUEST_TIMEOUT / 2);
-    in_time.send(&request);
     let which = "a client that sent its request 1 s after it connected";
     let expected = "the page: the request came within the timeout";
-    expect_status(&next_reply(context, &mut in_time, &request, true, which, expected)?, 200)?;
+    expect_status(&ask(context, &mut in_time, &request, which, expected)?, 200)?;
     let which = "a client that connected and sent nothing";
     let reply = unasked_reply(context, &mut silent, which, &timeout_expected())?;
     expect_timed_out(&reply, connected, which)?;
@@ -134,11 +126,7 @@ fn request_timeout(context: &Context) -> Result<(), Failure> {
 fn request_timeout_slow_head(context: &Context) -> Result<(), Failure> {
     thread::scope(|scope| {
         let download = scope.spawn(|| slow_download(context));
-        let trickle = trickle_head(context);
-        let download = download
-            .join()
-            .unwrap_or_else(|_| Err(Failure::new("the downloading thread panicked", "no panic")));
-        trickle.and(download)
+        trickle_head(context).and(joined(download))
     })
 }
 
@@ -147,26 +135,23 @@ fn trickle_head(context: &Context) -> Result<(), Failure> {
     let request = context.request("GET", &context.fixtures.url_of("page.html"));
     let mut connection = connect(context, None)?;
     let connected = Instant::now();
-    let _ = connection.stream.set_read_timeout(Some(Duration::from_millis(250)));
-    let mut sent = 0;
+    let pause = Duration::from_millis(250);
+    let (sent, answered) =
+        trickle(&mut connection, &request, pause, REQUEST_TIMEOUT + TIMEOUT_GRACE);
     let who = "a client that sent its head a byte every 250 ms";
-    loop {
-        if connected.elapsed() > REQUEST_TIMEOUT + TIMEOUT_GRACE {
-            let waited = connected.elapsed().as_secs_f64();
-            return Err(Failure::new(
-                format!("{who} ({sent} bytes so far) was still being waited for {waited:.1} s after it connected"),
-                format!("{}: the deadline is for the whole head, so each byte that arrives must not push it back", timeout_expected()),
-            )
-            .sent(context.addr(), &request[..sent]));
-        }
-        if let Some(byte) = request.get(sent) {
-            connection.send(&[*byte]);
-            sent += 1;
-        }
-        match connection.stream.peek(&mut [0; 1]) {
-            Err(error) if is_timeout(&error) => continue,
-            _ => break, // an answer, or the close
-        }
+    if !answered {
+        return Err(Failure::new(
+            format!(
+                "{who} ({sent} bytes so far) was still being waited for {:.1} s after it connected",
+                connected.elapsed().as_secs_f64()
+            ),
+            format!(
+                "{}: the deadline is for the whole head, so each byte that arrives must not push \
+                 it back",
+                timeout_expected()
+            ),
+        )
+        .sent(context.addr(), &request[..sent]));
     }
     let reply =
         next_reply(context, &mut connection, &request[..sent], true, who, &timeout_expected())?;
@@ -189,43 +174,17 @@ fn expect_timed_out(exchange: &Exchange, connected: Instant, who: &str) -> Resul
     Err(exchange.fail(problem, timeout_expected()))
 }
 
-/// A download read slowly, for longer than the request timeout, must arrive
-/// whole: the timeout is for the request, not for the answer.
+/// A download left unread for longer than the request timeout must then
+/// arrive whole: the timeout is for the request, not for the answer.
 fn slow_download(context: &Context) -> Result<(), Failure> {
     let request = context.request("GET", &context.fixtures.url_of("large.bin"));
-    let failure = |problem: String| {
-        Failure::new(
-            format!("a download read slowly, for longer than the request timeout: {problem}"),
-            format!("all {LARGE_FILE_SIZE} bytes of large.bin: the timeout is for the request"),
-        )
-        .sent(context.addr(), &request)
-    };
     let mut connection = connect(context, None)?;
     connection.send(&request);
-    let started = Instant::now();
-    let mut received = Vec::with_capacity(LARGE_FILE_SIZE + 1024);
-    let mut chunk = vec![0; 64 * 1024];
-    loop {
-        if started.elapsed() < REQUEST_TIMEOUT + Duration::from_millis(500) {
-            thread::sleep(Duration::from_millis(10));
-        }
-        match connection.stream.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(count) => received.extend_from_slice(&chunk[..count]),
-            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(error) => return Err(failure(format!("after {} bytes: {error}", received.len()))),
-        }
-        if started.elapsed() > Duration::from_secs(30) {
-            return Err(failure("30 s passed before the transfer ended".into()));
-        }
-    }
-    let body = find_head_end(&received).map(|end| &received[end..]);
-    if body != Some(&context.fixtures.bytes_of("large.bin")[..]) {
-        return Err(failure(format!(
-            "the connection closed after {} bytes, {:.1} s into the download",
-            received.len(),
-            started.elapsed().as_secs_f64()
-        )));
-    }
-    Ok(())
+    // The server fills the socket's buffers, then waits for room past the timeout.
+    thread::sleep(REQUEST_TIMEOUT + Duration::from_millis(500));
+    let which = "a download left unread for longer than the request timeout";
+    let expected =
+        format!("all {LARGE_FILE_SIZE} bytes of large.bin: the timeout is for the request");
+    let exchange = next_reply(context, &mut connection, &request, true, which, &expected)?;
+    expect_body(&exchange, &context.fixtures.bytes_of("large.bin"), "large.bin")
 }

@@ -3,11 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use super::support::checks;
+use super::support::{ask, checks, expect_closed_after};
 use checker::checks::{Check, expect_body, expect_status, kept_request, next_reply, open};
-use checker::client::{Connection, Reply};
+use checker::client::Reply;
 use checker::report::Failure;
-use checker::target::{Context, Exchange};
+use checker::target::Context;
 
 pub fn checks() -> Vec<Check> {
     checks! {
@@ -49,20 +49,6 @@ fn keep_alive_parameters(reply: &Reply) -> Option<(u64, u64)> {
     Some((timeout?, max?))
 }
 
-/// Sends `request` on `connection` and reads the answer, which must be a 200.
-fn next_ok(
-    context: &Context,
-    connection: &mut Connection,
-    request: &[u8],
-    which: &str,
-    expected: &str,
-) -> Result<Exchange, Failure> {
-    connection.send(request);
-    let exchange = next_reply(context, connection, request, true, which, expected)?;
-    expect_status(&exchange, 200)?;
-    Ok(exchange)
-}
-
 /// Three requests on one connection: each answer announces the idle timeout
 /// and how many more requests the connection takes (3, 2, 1 with a limit of
 /// 4). An HTTP/1.0 client that asks for keep-alive is told the same. An answer
@@ -79,7 +65,8 @@ fn keep_alive_header(context: &Context) -> Result<(), Failure> {
              --max-requests {MAX_REQUESTS}; the checker assumes an idle timeout of {timeout} s)"
         );
         let which = format!("request {number} on one connection");
-        let exchange = next_ok(context, &mut connection, &request, &which, &expected)?;
+        let exchange = ask(context, &mut connection, &request, &which, &expected)?;
+        expect_status(&exchange, 200)?;
         if keep_alive_parameters(&exchange.reply) != Some((timeout, left)) {
             let found = header_as_sent(&exchange.reply, "Keep-Alive");
             return Err(exchange.fail(format!("answer {number} has {found}"), expected));
@@ -105,14 +92,51 @@ fn keep_alive_header(context: &Context) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Fails unless the answer says `Connection: close` exactly when it is the
-/// `MAX_REQUESTS`th.
-fn expect_close_on_last(exchange: &Exchange, number: u64, expected: &str) -> Result<(), Failure> {
-    if exchange.reply.connection_has("close") == (number == MAX_REQUESTS) {
-        return Ok(());
+/// Sends `requests` on a new connection, one at a time or `pipelined` in one
+/// write, and reads answers 1 to [`MAX_REQUESTS`]: each a 200 (with the file,
+/// for a GET), the last alone saying `Connection: close`. Then the server must
+/// close, and answer nothing more.
+fn expect_closing_answers(
+    context: &Context,
+    requests: &[(&str, &str)],
+    pipelined: bool,
+    expected: &str,
+) -> Result<(), Failure> {
+    let each: Vec<Vec<u8>> = requests
+        .iter()
+        .map(|(method, name)| kept_request(context, method, &context.fixtures.url_of(name)))
+        .collect();
+    let all = each.concat();
+    let mut connection = open(context, &all)?;
+    if pipelined {
+        connection.send(&all);
     }
-    let found = header_as_sent(&exchange.reply, "Connection");
-    Err(exchange.fail(format!("answer {number} on one connection has {found}"), expected))
+    let mut last = None;
+    for (number, (&(method, name), request)) in (1..=MAX_REQUESTS).zip(requests.iter().zip(&each)) {
+        let (sent, which) = if pipelined {
+            (&all, format!("answer {number} to {} requests sent in one write", requests.len()))
+        } else {
+            connection.send(request);
+            (request, format!("request {number} on one connection"))
+        };
+        let is_get = method == "GET";
+        let exchange = next_reply(context, &mut connection, sent, is_get, &which, expected)?;
+        expect_status(&exchange, 200)?;
+        if is_get {
+            expect_body(&exchange, &context.fixtures.bytes_of(name), name)?;
+        }
+        if exchange.reply.connection_has("close") != (number == MAX_REQUESTS) {
+            let found = header_as_sent(&exchange.reply, "Connection");
+            return Err(
+                exchange.fail(format!("answer {number} on one connection has {found}"), expected)
+            );
+        }
+        last = Some(exchange);
+    }
+    match last {
+        Some(last) => expect_closed_after(&mut connection, &last, expected),
+        None => Ok(()),
+    }
 }
 
 /// One request at a time: answers 1 to 3 keep the connection, the 4th says
@@ -127,16 +151,9 @@ fn max_requests(context: &Context) -> Result<(), Failure> {
          {MAX_REQUESTS})",
         MAX_REQUESTS - 1
     );
-    let request = kept_request(context, "GET", &context.fixtures.url_of("notes.txt"));
-    let mut connection = open(context, &request)?;
-    for number in 1..=MAX_REQUESTS {
-        let which = format!("request {number} on one connection");
-        let exchange = next_ok(context, &mut connection, &request, &which, &expected)?;
-        expect_close_on_last(&exchange, number, &expected)?;
-    }
-    expect_close_and_nothing_more(context, &mut connection, &request, &expected)?;
-
-    let requests = [
+    let one_at_a_time = [("GET", "notes.txt"); MAX_REQUESTS as usize];
+    expect_closing_answers(context, &one_at_a_time, false, &expected)?;
+    let pipelined = [
         ("GET", "page.html"),
         ("HEAD", "page.html"),
         ("GET", "notes.txt"),
@@ -144,40 +161,7 @@ fn max_requests(context: &Context) -> Result<(), Failure> {
         ("GET", "page.html"),
         ("GET", "notes.txt"),
     ];
-    let all: Vec<u8> = requests
-        .iter()
-        .flat_map(|(method, name)| kept_request(context, method, &context.fixtures.url_of(name)))
-        .collect();
-    let mut connection = open(context, &all)?;
-    connection.send(&all);
-    for (number, (method, name)) in (1..=MAX_REQUESTS).zip(requests) {
-        let which = format!("answer {number} to six requests sent in one write");
-        let is_get = method == "GET";
-        let exchange = next_reply(context, &mut connection, &all, is_get, &which, &expected)?;
-        expect_status(&exchange, 200)?;
-        if is_get {
-            expect_body(&exchange, &context.fixtures.bytes_of(name), name)?;
-        }
-        expect_close_on_last(&exchange, number, &expected)?;
-    }
-    expect_close_and_nothing_more(context, &mut connection, &all, &expected)
-}
-
-/// After an answer that said `Connection: close`, the server must close, and
-/// must not answer anything sent after it.
-fn expect_close_and_nothing_more(
-    context: &Context,
-    connection: &mut Connection,
-    request: &[u8],
-    expected: &str,
-) -> Result<(), Failure> {
-    let (problem, received) = match connection.wait_for_close(Duration::from_secs(3)) {
-        Ok(()) if connection.leftover().is_empty() => return Ok(()),
-        Ok(()) => ("more answers came", connection.leftover().to_vec()),
-        Err(more) => ("the connection stayed open for 3 s", more),
-    };
-    let problem = format!("after the answer that said Connection: close, {problem}");
-    Err(Failure::new(problem, expected).sent(context.addr(), request).received(&received))
+    expect_closing_answers(context, &pipelined, true, &expected)
 }
 
 /// How long a client waits for `100 Continue` here before it calls the server
@@ -225,15 +209,8 @@ fn expect_100_continue(context: &Context) -> Result<(), Failure> {
     let sent = [head.as_slice(), &rest].concat();
     let last = next_reply(context, &mut connection, &sent, true, "after the body", expected)?;
     expect_status(&last, 405)?;
-    let which = "the GET sent after the body";
-    let page = next_reply(
-        context,
-        &mut connection,
-        &sent,
-        true,
-        which,
-        "the page, on the same connection",
-    )?;
+    let (which, wanted) = ("the GET sent after the body", "the page, on the same connection");
+    let page = next_reply(context, &mut connection, &sent, true, which, wanted)?;
     expect_status(&page, 200)?;
     expect_body(&page, &context.fixtures.bytes_of("page.html"), "page.html")?;
 

@@ -6,8 +6,8 @@ use std::fs;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::support::{checks, connect};
-use checker::checks::{Check, expect_status, next_reply, server_pid};
+use super::support::{ask, cannot, checks, connect, joined};
+use checker::checks::{Check, expect_status, kept_request, server_pid};
 use checker::report::Failure;
 use checker::target::Context;
 
@@ -32,9 +32,7 @@ const FAIR_SHARE: f64 = 0.1;
 /// The CPU time (user and system, in clock ticks) of each thread of `pid`, by
 /// name and thread id.
 fn thread_ticks(pid: u32) -> Result<HashMap<String, u64>, Failure> {
-    let tasks = fs::read_dir(format!("/proc/{pid}/task")).map_err(|error| {
-        Failure::new(format!("cannot read /proc/{pid}/task: {error}"), "a running server")
-    })?;
+    let tasks = fs::read_dir(format!("/proc/{pid}/task")).map_err(cannot("read /proc/PID/task"))?;
     let mut threads = HashMap::new();
     for task in tasks.flatten() {
         // A thread may end between the listing and the reading: skip it.
@@ -59,14 +57,14 @@ fn thread_ticks(pid: u32) -> Result<HashMap<String, u64>, Failure> {
 /// One load client: connections one after another, a few requests on each,
 /// until `until`.
 fn load_client(context: &Context, until: Instant) -> Result<(), Failure> {
-    let request = format!("GET / HTTP/1.1\r\nHost: {}\r\n\r\n", context.addr()).into_bytes();
+    let request = kept_request(context, "GET", "/");
     while Instant::now() < until {
         let mut connection = connect(context, None)?;
         for _ in 0..REQUESTS_PER_CONNECTION {
-            connection.send(&request);
-            let which = "under load";
-            let reply = next_reply(context, &mut connection, &request, true, which, "status 200")?;
-            expect_status(&reply, 200)?;
+            expect_status(
+                &ask(context, &mut connection, &request, "under load", "status 200")?,
+                200,
+            )?;
         }
     }
     Ok(())
@@ -85,11 +83,7 @@ fn workers_share_load(context: &Context) -> Result<(), Failure> {
     thread::scope(|scope| {
         let clients: Vec<_> =
             (0..LOAD_CLIENTS).map(|_| scope.spawn(|| load_client(context, until))).collect();
-        clients.into_iter().try_for_each(|client| {
-            client
-                .join()
-                .unwrap_or_else(|_| Err(Failure::new("a load thread panicked", "no panic")))
-        })
+        clients.into_iter().try_for_each(joined)
     })?;
     let mut used: Vec<(String, u64)> = thread_ticks(pid)?
         .into_iter()

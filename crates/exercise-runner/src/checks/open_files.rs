@@ -2,12 +2,11 @@
 //! served stale for long once they change, are replaced or are removed.
 
 use std::fs;
-use std::io;
 use std::path::{Path, PathBuf};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::support::checks;
+use super::support::{cannot, checks, retry_for};
 use checker::checks::{Check, expect_body, expect_status, server_pid};
 use checker::report::Failure;
 use checker::target::{Context, Exchange};
@@ -33,21 +32,16 @@ const CLOSED_WITHIN: Duration = Duration::from_millis(300);
 /// Writes `name` in the checker's folder under the root; its path and URL.
 fn plant(context: &Context, name: &str, contents: &[u8]) -> Result<(PathBuf, String), Failure> {
     let path = context.fixtures.dir().join(name);
-    fs::write(&path, contents).map_err(cannot("write"))?;
+    fs::write(&path, contents).map_err(cannot("write a file under the root"))?;
     Ok((path, context.fixtures.url_of(name)))
-}
-
-fn cannot(what: &'static str) -> impl Fn(io::Error) -> Failure {
-    move |error| Failure::new(format!("cannot {what} a file under the root: {error}"), "")
 }
 
 /// Whether process `pid` has a descriptor open on `path`: each link in
 /// `/proc/PID/fd` names the file its descriptor is open on.
 fn holds_open(pid: u32, path: &Path) -> Result<bool, Failure> {
-    let path = fs::canonicalize(path).map_err(cannot("find"))?;
-    let descriptors = fs::read_dir(format!("/proc/{pid}/fd")).map_err(|error| {
-        Failure::new(format!("cannot read /proc/{pid}/fd: {error}"), "a running server")
-    })?;
+    let path = fs::canonicalize(path).map_err(cannot("find a file under the root"))?;
+    let descriptors =
+        fs::read_dir(format!("/proc/{pid}/fd")).map_err(cannot("read /proc/PID/fd"))?;
     Ok(descriptors.flatten().any(|entry| fs::read_link(entry.path()).is_ok_and(|to| to == path)))
 }
 
@@ -74,9 +68,8 @@ fn keeps_files_open(context: &Context) -> Result<(), Failure> {
     ))
 }
 
-/// Asks for `url` every 100 ms until `done` says the answer is the file as it
-/// is now, for up to `CHANGE_SEEN_WITHIN`. `allowed` says which other answers
-/// may come first.
+/// Asks for `url` until `done` says the answer is the file as it is now, for
+/// up to `CHANGE_SEEN_WITHIN`. `allowed` says which other answers may come first.
 fn until_seen(
     context: &Context,
     url: &str,
@@ -84,28 +77,23 @@ fn until_seen(
     done: impl Fn(&Exchange) -> bool,
     allowed: impl Fn(&Exchange) -> bool,
 ) -> Result<(), Failure> {
-    let deadline = Instant::now() + CHANGE_SEEN_WITHIN;
-    loop {
+    let within = CHANGE_SEEN_WITHIN.as_secs_f64();
+    retry_for(CHANGE_SEEN_WITHIN, || {
         let exchange = context.get(url)?;
         if done(&exchange) {
-            return Ok(());
-        }
-        let now = "the file as it is now";
-        if !allowed(&exchange) {
-            return Err(exchange.fail(
-                format!("after {after}, an answer was neither the old version nor the new one"),
-                format!("the old version until the cache looks again, then {now}"),
-            ));
-        }
-        if Instant::now() >= deadline {
-            let within = CHANGE_SEEN_WITHIN.as_secs_f64();
-            return Err(exchange.fail(
+            Ok(Ok(()))
+        } else if allowed(&exchange) {
+            Ok(Err(exchange.fail(
                 format!("{within} s after {after}, the server still sent the old version"),
-                format!("within {within} s, {now}"),
-            ));
+                format!("within {within} s, the file as it is now"),
+            )))
+        } else {
+            Err(exchange.fail(
+                format!("after {after}, an answer was neither the old version nor the new one"),
+                "the old version until the cache looks again, then the file as it is now",
+            ))
         }
-        thread::sleep(Duration::from_millis(100));
-    }
+    })
 }
 
 fn body_is(wanted: &[u8]) -> impl Fn(&Exchange) -> bool + '_ {
@@ -124,16 +112,16 @@ fn sees_changes(context: &Context) -> Result<(), Failure> {
 
     let second = b"the second version, longer than the first\n".as_slice();
     let (fresh, _) = plant(context, "changing.html.new", second)?;
-    fs::rename(&fresh, &path).map_err(cannot("rename"))?;
+    fs::rename(&fresh, &path).map_err(cannot("rename a file under the root"))?;
     let either = |exchange: &Exchange| body_is(first)(exchange) || body_is(second)(exchange);
     until_seen(context, &url, "a new file was renamed over it", body_is(second), either)?;
 
     let third = b"a third, shorter\n".as_slice();
-    fs::write(&path, third).map_err(cannot("rewrite"))?;
+    fs::write(&path, third).map_err(cannot("rewrite a file under the root"))?;
     let any_200 = |exchange: &Exchange| exchange.reply.status == 200;
     until_seen(context, &url, "it was rewritten in place", body_is(third), any_200)?;
 
-    fs::remove_file(&path).map_err(cannot("remove"))?;
+    fs::remove_file(&path).map_err(cannot("remove a file under the root"))?;
     let not_found = |exchange: &Exchange| exchange.reply.status == 404;
     until_seen(context, &url, "it was removed", not_found, body_is(third))
 }

@@ -7,13 +7,12 @@
 //! (127.0.0.2, 127.0.0.3, ...), so the server must listen on 127.0.0.1.
 
 use std::net::IpAddr;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use super::support::{
-    checks, connect, expect_retry_after, loopback, poll, silent_clients, unasked_reply,
+    checks, connect, expect_retry_after, held_clients, loopback, retry_for, unasked_reply,
 };
-use checker::checks::{Check, expect_content_length, next_reply};
+use checker::checks::{Check, expect_content_length, kept_request, next_reply};
 use checker::client::Connection;
 use checker::report::Failure;
 use checker::target::{Context, Exchange};
@@ -57,7 +56,7 @@ enum Admission {
     /// 200, and the connection is kept open.
     Served(Connection, Exchange),
     /// 429, then the close.
-    Refused,
+    Refused(Exchange),
 }
 
 /// Asks for a page from `from` on a new connection: served (200) or refused
@@ -68,18 +67,7 @@ fn try_connection(
     what: &str,
     retry_after: bool,
 ) -> Result<Admission, Failure> {
-    if !context.addr().ip().is_loopback() || !context.addr().is_ipv4() {
-        return Err(Failure::new(
-            "this check plays clients at 127.0.0.2, 127.0.0.3, ...",
-            "a server listening on 127.0.0.1",
-        ));
-    }
-    let request = format!(
-        "GET {} HTTP/1.1\r\nHost: {}\r\n\r\n",
-        context.fixtures.url_of("page.html"),
-        context.addr()
-    )
-    .into_bytes();
+    let request = kept_request(context, "GET", &context.fixtures.url_of("page.html"));
     let which = format!("{what}, from {from}");
     let mut connection = connect(context, Some(from))?;
     connection.send(&request);
@@ -93,7 +81,7 @@ fn try_connection(
                 expect_retry_after(&exchange)?;
             }
             if connection.wait_for_close(Duration::from_secs(3)).is_ok() {
-                return Ok(Admission::Refused);
+                return Ok(Admission::Refused(exchange));
             }
             format!("{which}: after the 429 the connection stayed open")
         }
@@ -113,18 +101,18 @@ fn from_source(mut failure: Failure, from: IpAddr) -> Failure {
 /// has seen another of that client's connections end: a 429 is tried again
 /// for a while.
 fn served_soon(context: &Context, from: IpAddr, what: &str) -> Result<Connection, Failure> {
-    let served = poll(PLACE_FREED_WITHIN, || match try_connection(context, from, what, false)? {
-        Admission::Served(connection, _) => Ok(Some(connection)),
-        Admission::Refused => Ok(None),
-    })?;
-    served.ok_or_else(|| {
-        Failure::new(
-            format!("{what}, from {from}: still 429 after {} s", PLACE_FREED_WITHIN.as_secs()),
-            format!(
-                "a 200: {from} has fewer than {LIMIT} connections open, and one that has ended, \
-                 however it ended, no longer counts"
+    retry_for(PLACE_FREED_WITHIN, || match try_connection(context, from, what, false)? {
+        Admission::Served(connection, _) => Ok(Ok(connection)),
+        Admission::Refused(refusal) => Ok(Err(from_source(
+            refusal.fail(
+                format!("{what}, from {from}: still 429 after {} s", PLACE_FREED_WITHIN.as_secs()),
+                format!(
+                    "a 200: {from} has fewer than {LIMIT} connections open, and one that has \
+                     ended, however it ended, no longer counts"
+                ),
             ),
-        )
+            from,
+        ))),
     })
 }
 
@@ -136,7 +124,7 @@ fn expect_refused(
     retry_after: bool,
 ) -> Result<(), Failure> {
     match try_connection(context, from, what, retry_after)? {
-        Admission::Refused => Ok(()),
+        Admission::Refused(_) => Ok(()),
         Admission::Served(_, exchange) => {
             let problem = format!(
                 "{what}, from {from}, with {LIMIT} connections of that address open, got 200"
@@ -146,18 +134,11 @@ fn expect_refused(
     }
 }
 
-/// [`LIMIT`] connections from `from` that send nothing, taken up by the server.
-fn fill_silently(context: &Context, from: IpAddr) -> Result<Vec<Connection>, Failure> {
-    let held = silent_clients(context, Some(from), LIMIT)?;
-    thread::sleep(SETTLE_TIME);
-    Ok(held)
-}
-
 /// Chapter 4: 127.0.0.2 holds 64 silent connections; one more asking, and one
 /// more silent, get 429 at once; 127.0.0.3 is served meanwhile.
 fn per_client_limit(context: &Context) -> Result<(), Failure> {
     let (greedy, other) = (loopback(2), loopback(3));
-    let _held = fill_silently(context, greedy)?;
+    let _held = held_clients(context, Some(greedy), LIMIT, SETTLE_TIME)?;
     expect_refused(context, greedy, &format!("connection {}", LIMIT + 1), true)?;
     // Over the limit and silent: refused without waiting for a request.
     let mut silent = connect(context, Some(greedy))?;
@@ -178,7 +159,7 @@ fn per_client_limit(context: &Context) -> Result<(), Failure> {
 /// again; 70 connections opened and closed without a request free their places.
 fn per_client_slots_freed(context: &Context) -> Result<(), Failure> {
     let (client, quiet) = (loopback(4), loopback(5));
-    let mut held = fill_silently(context, client)?;
+    let mut held = held_clients(context, Some(client), LIMIT, SETTLE_TIME)?;
     expect_refused(context, client, &format!("connection {}", LIMIT + 1), true)?;
     held.pop();
     served_soon(context, client, &format!("after one of {LIMIT} silent connections closed"))?;

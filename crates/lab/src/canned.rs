@@ -45,6 +45,8 @@ const END_OF_HEAD: &[u8] = b"\r\n\r\n";
 struct CannedResponse {
     body: Vec<u8>,
     bytes: Vec<u8>,
+    /// How many of `bytes` are the head.
+    head_length: usize,
     built_for_second: u64,
     /// With `--read-each-time`, the file the page is read from for every
     /// request.
@@ -80,6 +82,7 @@ impl CannedResponse {
         let mut response = CannedResponse {
             body,
             bytes: Vec::new(),
+            head_length: 0,
             built_for_second: 0,
             read_each_time,
         };
@@ -89,13 +92,20 @@ impl CannedResponse {
 
     /// The response as it should be sent now.
     fn current(&mut self) -> io::Result<&[u8]> {
+        let now = SystemTime::now();
+        let new_second = seconds_since_epoch(now) != self.built_for_second;
         if let Some(page) = &self.read_each_time {
-            read_page(page, &mut self.body)?;
-            self.rebuild(SystemTime::now());
+            // The file is read straight in behind the head; the head itself is
+            // written again only when the clock or the file's length moves on.
+            read_page(page, &mut self.bytes, self.head_length)?;
+            let read = &self.bytes[self.head_length..];
+            if new_second || read.len() != self.body.len() {
+                self.body = read.to_vec();
+                self.rebuild(now);
+            }
             return Ok(&self.bytes);
         }
-        let now = SystemTime::now();
-        if seconds_since_epoch(now) != self.built_for_second {
+        if new_second {
             self.rebuild(now);
         }
         Ok(&self.bytes)
@@ -111,6 +121,7 @@ impl CannedResponse {
         self.bytes.clear();
         self.bytes.extend_from_slice(head.as_bytes());
         self.bytes.extend_from_slice(&self.body);
+        self.head_length = head.len();
         self.built_for_second = seconds_since_epoch(now);
     }
 }
@@ -118,14 +129,15 @@ impl CannedResponse {
 
 // ANCHOR: read_page
 /// The file work a file server without a cache does for every request, and
-/// nothing more: open, learn the length, one read of that many bytes, close
-/// (when `file` is dropped). Four system calls, as stage 8 makes.
-fn read_page(page: &PageFile, body: &mut Vec<u8>) -> io::Result<()> {
+/// nothing more: open, learn the length, one read of that many bytes into
+/// `bytes` after its first `keep`, close (when `file` is dropped). Four system
+/// calls, as stage 8 makes.
+fn read_page(page: &PageFile, bytes: &mut Vec<u8>, keep: usize) -> io::Result<()> {
     let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC;
     let mut file = File::from(openat(&page.folder, &page.name, flags, Mode::empty())?);
     let length = file.metadata()?.len() as usize;
-    body.resize(length, 0);
-    file.read_exact(body)
+    bytes.resize(keep + length, 0);
+    file.read_exact(&mut bytes[keep..])
 }
 // ANCHOR_END: read_page
 

@@ -358,10 +358,26 @@ mod tests {
     use std::time::Duration;
 
     fn start_ceiling() -> SocketAddr {
+        start_serving(b"<p>hello</p>", None)
+    }
+
+    /// A ceiling on a free port, serving `page` (or, with `read_each_time`,
+    /// that file as it is at each request).
+    fn start_serving(page: &[u8], read_each_time: Option<PathBuf>) -> SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
         let addr = listener.local_addr().expect("the bound address");
-        std::thread::spawn(move || serve(listener, b"<p>hello</p>".to_vec(), None));
+        let page = page.to_vec();
+        std::thread::spawn(move || serve(listener, page, read_each_time.as_deref()));
         addr
+    }
+
+    /// A client of `addr` that gives up on a read after `timeout`.
+    fn connect(addr: SocketAddr, timeout: Duration) -> TcpStream {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(timeout))
+            .expect("a read timeout");
+        stream
     }
 
     fn read_exactly(stream: &mut TcpStream, length: usize) -> Vec<u8> {
@@ -372,11 +388,7 @@ mod tests {
 
     #[test]
     fn answers_every_head_with_the_page_and_its_length() {
-        let addr = start_ceiling();
-        let mut stream = TcpStream::connect(addr).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .expect("a read timeout");
+        let mut stream = connect(start_ceiling(), Duration::from_secs(5));
         let one = CannedResponse::new(b"<p>hello</p>".to_vec(), None)
             .bytes
             .len();
@@ -397,14 +409,8 @@ mod tests {
         std::fs::create_dir_all(&folder).expect("a scratch folder");
         let page = folder.join("page.html");
         std::fs::write(&page, "<p>old</p>").expect("write the page");
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-        let addr = listener.local_addr().expect("the bound address");
-        let reread = page.clone();
-        std::thread::spawn(move || serve(listener, b"<p>old</p>".to_vec(), Some(&reread)));
-        let mut stream = TcpStream::connect(addr).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .expect("a read timeout");
+        let addr = start_serving(b"<p>old</p>", Some(page.clone()));
+        let mut stream = connect(addr, Duration::from_secs(5));
         let one = CannedResponse::new(b"<p>old</p>".to_vec(), None)
             .bytes
             .len();
@@ -423,11 +429,7 @@ mod tests {
 
     #[test]
     fn a_head_without_its_blank_line_gets_no_answer_yet() {
-        let addr = start_ceiling();
-        let mut stream = TcpStream::connect(addr).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_millis(200)))
-            .expect("a read timeout");
+        let mut stream = connect(start_ceiling(), Duration::from_millis(200));
         stream.write_all(b"GET / HTTP/1.1\r\n").expect("send");
         let mut byte = [0; 1];
         let error = stream
